@@ -110,6 +110,14 @@ class Network:
     layers: tuple[Layer, ...]
     loss: str
     param_shapes: dict[str, Shape] = field(default_factory=dict)
+    macs: int = 0  # multiply-adds per example in the forward pass
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per layer: its config, the array it produces and shape, and its parameter count."""
+        return [{**layer.config(), "index": layer.index, "output": layer.out, "in_shape": list(layer.in_shape),
+                 "out_shape": list(layer.out_shape), "params": {p: list(self.param_shapes[p]) for p in layer.params},
+                 "param_count": sum(_prod(self.param_shapes[p]) for p in layer.params)}
+                for layer in self.layers]
 
     @property
     def param_count(self) -> int:
@@ -291,7 +299,7 @@ def read_spec(spec: Any = None) -> Network:
         raise SpecError("cross_entropy needs at least 2 output units (one per class)", last.index)
 
     net = Network(spec=normalised(input_shape, layers, loss), input_shape=input_shape,
-                  layers=tuple(layers), loss=loss, param_shapes=param_shapes)
+                  layers=tuple(layers), loss=loss, param_shapes=param_shapes, macs=macs)
     if net.param_count > MAX_PARAMS:
         raise SpecError(f"the network has {net.param_count} parameters; at most {MAX_PARAMS} are allowed")
     if macs > MAX_MACS:

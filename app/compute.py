@@ -1,0 +1,93 @@
+"""Glue between the routes and the engine: read a request's network, params, input and
+label into engine objects, run engine work off the event loop when it is big, and turn a
+:class:`engine.Record` into a response body. No maths here: that is the engine's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from app.arrays import first, to_array, to_arrays
+from app.settings import settings
+from engine import InputError, Network, Record, SpecError, check_input, check_labels, check_params, read_spec
+
+T = TypeVar("T")
+
+DEFAULT_NETWORK = read_spec()
+
+
+@lru_cache(maxsize=256)
+def _read_cached(canonical: str) -> Network:
+    return read_spec(json.loads(canonical))
+
+
+def network(spec: dict[str, Any] | None) -> Network:
+    """The request's network (default: the seed's), read once per distinct spec."""
+    if spec is None:
+        return DEFAULT_NETWORK
+    try:
+        canonical = json.dumps(spec, sort_keys=True, allow_nan=False)
+    except (ValueError, TypeError):
+        raise SpecError("the spec must contain only finite numbers, strings, lists and objects") from None
+    return _read_cached(canonical)
+
+
+def params(net: Network, values: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    group = "gradients" if prefix else "params"
+    return check_params(net, to_arrays(group, values), prefix)
+
+
+def example(net: Network, value: Any, label: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One example's input as a batch of one, and its label (None if not given)."""
+    x = check_input(net, to_array("input", value))
+    if x.shape[0] != 1:
+        raise InputError(f"input must be one example {list(net.input_shape)}, got a batch of {x.shape[0]}")
+    return x, (None if label is None else check_labels(net, label, 1))
+
+
+def _quiet(fn: Callable[..., T], *args: Any) -> T:
+    # A runaway learning rate overflows; the response encoder reports that as a 422, so
+    # NumPy's RuntimeWarnings would only be noise in the server log.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return fn(*args)
+
+
+async def run(net: Network, fn: Callable[..., T], *args: Any) -> T:
+    """Small work inline (a thread hop costs more than the seed network's whole step);
+    big work in the thread pool so the event loop keeps serving."""
+    if net.macs <= settings.inline_macs:
+        return _quiet(fn, *args)
+    return await run_in_threadpool(_quiet, fn, *args)
+
+
+def prediction(rec: Record) -> dict[str, Any]:
+    out = rec.output[0]
+    probs = [1.0 - float(out[0]), float(out[0])] if rec.net.loss == "bce" else out.tolist()
+    return {"class": int(rec.predicted_class()[0]), "probabilities": probs}
+
+
+def record_body(rec: Record) -> dict[str, Any]:
+    """The forward (and, once run, backward) fields of a response for one example."""
+    net = rec.net
+    body: dict[str, Any] = {
+        "network": net.spec,
+        "activations": first(rec.activations),
+        "masks": first(rec.masks()),
+        "prediction": prediction(rec),
+    }
+    if rec.loss is not None:
+        body["loss"] = rec.loss
+    if rec.gradients:
+        body["gradients"] = {k: (g.tolist() if k[1:] in net.param_shapes else g[0].tolist())
+                             for k, g in rec.gradients.items()}
+    return body
+
+
+async def run_heavy(fn: Callable[..., T], *args: Any) -> T:
+    """Always in the thread pool (e.g. a gradient check: two forward passes per entry)."""
+    return await run_in_threadpool(_quiet, fn, *args)

@@ -1,0 +1,69 @@
+"""Every failure becomes a 4xx JSON body ``{"detail": "<what was wrong and what is allowed>"}``.
+
+FastAPI's default validation handler echoes the offending input back, and a NaN in that
+input makes the response itself unserialisable (a 500); ours never echoes input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import InputError, SpecError
+
+
+class ApiError(Exception):
+    """A client error with its status code and a message fit to show a learner."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def error_response(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+async def validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+              for e in exc.errors()]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return error_response(422, "the body is not valid JSON", errors=errors)
+    detail = "; ".join(f"{_location(tuple(e['loc']))}: {e['msg']}" for e in errors)
+    return error_response(422, detail or "invalid request", errors=errors)
+
+
+async def api_error_handler(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.detail)
+
+
+async def spec_error_handler(request: Request, exc: SpecError) -> JSONResponse:
+    return error_response(422, f"network: {exc}")
+
+
+async def input_error_handler(request: Request, exc: InputError) -> JSONResponse:
+    return error_response(422, str(exc))
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "the body could not be parsed: send JSON (nested at most 64 deep) or multipart form data"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, api_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(SpecError, spec_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(InputError, input_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+"""Assemble the app: routers, error handlers, middleware, static files. Nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app import errors
+from app.middleware import BodyGuard, SecurityHeaders
+from app.routers import engine_api, images, meta
+from app.settings import settings
+
+SECURITY_HEADERS = {
+    # Scripts only from this origin. Styles also allow 'unsafe-inline' because plotly.js
+    # injects a <style> element and sets style attributes at run time; no script can.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def body_limit(path: str, content_type: str) -> int:
+    if path == "/api/images" or content_type.startswith("multipart/"):
+        return settings.max_multipart_bytes
+    return settings.max_json_bytes
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="backprop-viz",
+        version=meta.VERSION,
+        description="Forward, backward and update of a small CNN, every number as JSON, in the notation of the "
+                    "seed tutorial (W1, b1, Z1, A1, P1, F, Z2, A2, dW1, ...).",
+    )
+    errors.install(app)
+    app.include_router(meta.router)
+    app.include_router(engine_api.router)
+    app.include_router(images.router)
+    # Outermost last: headers go on every response, including the guard's own 413/408.
+    app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,133 @@
+"""The engine's JSON API: init, forward, backward, update, step, gradcheck, network check.
+Each route reads its body into engine objects (app/compute.py), calls the engine once and
+encodes the result (app/arrays.py). Stateless: everything travels in the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from app import compute
+from app.arrays import as_lists, json_response
+from app.errors import ApiError
+from app.schemas import (
+    BackwardRequest,
+    BackwardResponse,
+    ForwardRequest,
+    ForwardResponse,
+    GradcheckRequest,
+    GradcheckResponse,
+    InitRequest,
+    InitResponse,
+    NetworkRequest,
+    NetworkResponse,
+    StepRequest,
+    StepResponse,
+    UpdateRequest,
+    UpdateResponse,
+)
+from app.settings import settings
+from engine import Network, backward, forward, init_params, sgd_update, train_step
+from engine.gradcheck import EPS, gradcheck
+
+router = APIRouter(prefix="/api", tags=["engine"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "Body over 1 MiB."},
+    422: {"description": "A bad network, array, label or learning rate; `detail` says what and what is allowed."},
+}
+
+
+@router.post("/init", response_model=InitResponse, responses=ERRORS)
+async def init(req: InitRequest) -> Response:
+    """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
+    net = compute.network(req.network)
+    return json_response({"network": net.spec, "params": as_lists(init_params(net, req.seed))})
+
+
+@router.post("/forward", response_model=ForwardResponse, responses=ERRORS)
+async def forward_route(req: ForwardRequest) -> Response:
+    """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    x, y = compute.example(net, req.input, req.label)
+    rec = await compute.run(net, forward, net, params, x, y)
+    return json_response(compute.record_body(rec))
+
+
+def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
+    rec = forward(net, params, x, y)
+    backward(rec)
+    return rec
+
+
+@router.post("/backward", response_model=BackwardResponse, responses=ERRORS)
+async def backward_route(req: BackwardRequest) -> Response:
+    """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    x, y = compute.example(net, req.input, req.label)
+    rec = await compute.run(net, _forward_backward, net, params, x, y)
+    return json_response(compute.record_body(rec))
+
+
+@router.post("/update", response_model=UpdateResponse, responses=ERRORS)
+async def update(req: UpdateRequest) -> Response:
+    """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    grads = compute.params(net, req.gradients, prefix="d")
+    new = await compute.run(net, sgd_update, params, grads, req.learning_rate)
+    return json_response({"params": as_lists(new)})
+
+
+@router.post("/step", response_model=StepResponse, responses=ERRORS)
+async def step(req: StepRequest) -> Response:
+    """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    x, y = compute.example(net, req.input, req.label)
+    result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
+    body = compute.record_body(result.record)
+    body.update(params=as_lists(result.params), loss_after=result.loss_after, learning_rate=req.learning_rate)
+    return json_response(body)
+
+
+@router.post("/gradcheck", response_model=GradcheckResponse, responses=ERRORS)
+async def gradcheck_route(req: GradcheckRequest) -> Response:
+    """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
+    (at most `max_entries` per parameter, sampled with a fixed seed)."""
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    x, y = compute.example(net, req.input, req.label)
+    assert y is not None
+    tensors = len(net.param_shapes)
+    # Two forward passes per checked entry: bound the whole check's multiply-adds.
+    per_tensor = min(req.max_entries, settings.gradcheck_macs // max(2 * tensors * net.macs, 1))
+    if per_tensor < 1:
+        raise ApiError(422, f"this network is too large to gradient-check here ({net.macs} multiply-adds per "
+                            f"forward pass; at most {settings.gradcheck_macs // (2 * tensors)} are allowed)")
+    checks = await compute.run_heavy(gradcheck, net, params, x, y, per_tensor)
+    loss = forward(net, params, x, y).loss
+    body = {
+        "eps": EPS,
+        "loss": loss,
+        "max_rel_error": max(c.max_rel_error for c in checks),
+        "checks": [{"name": c.name, "index": [list(i) for i in c.index], "analytic": c.analytic.tolist(),
+                    "numeric": c.numeric.tolist(), "rel_error": c.rel_error.tolist(),
+                    "max_rel_error": c.max_rel_error, "entries_total": int(params[c.name].size)} for c in checks],
+    }
+    return json_response(body)
+
+
+@router.post("/network", response_model=NetworkResponse, responses=ERRORS)
+async def network_check(req: NetworkRequest) -> Response:
+    """Check a network spec without running it: per-layer shapes and parameter counts, or a 422 saying what
+    does not fit."""
+    net = compute.network(req.network)
+    return json_response({
+        "network": net.spec, "layers": net.summary(), "shapes": {k: list(v) for k, v in net.shapes().items()},
+        "param_shapes": {k: list(v) for k, v in net.param_shapes.items()}, "param_count": net.param_count,
+        "macs": net.macs,
+    })

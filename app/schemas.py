@@ -1,0 +1,150 @@
+"""Request and response bodies of the JSON API, with an example for every endpoint.
+
+Arrays travel as nested lists of numbers (typed ``Any`` here and checked in app/arrays.py,
+which reports the array's name and expected shape; pydantic's own messages for a 6x6 nest
+of floats would be dozens of lines). Names follow the seed: W1, b1, Z1, A1, P1, F, Z2, A2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from app.settings import settings
+from engine import default_spec, init_params, read_spec
+
+NestedList = Any  # a number or a rectangular nested list of finite numbers
+
+# Examples computed from the engine itself, so the docs always show a valid body.
+_NET = read_spec()
+EXAMPLE_PARAMS = {k: v.round(4).tolist() for k, v in init_params(_NET, 0).items()}
+EXAMPLE_INPUT = [[0.0, 0.0, 1.0, 1.0, 0.0, 0.0] for _ in range(6)]  # a vertical bar
+EXAMPLE_GRADS = {"d" + k: (0.01 * np.asarray(v)).round(4).tolist() for k, v in EXAMPLE_PARAMS.items()}
+
+NetworkField = Field(default=None, description="Network spec; omitted means the seed's network.",
+                     examples=[default_spec()])
+Label = StrictInt | StrictFloat
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class InitRequest(Body):
+    network: dict[str, Any] | None = NetworkField
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="RNG seed; the same seed gives the same params.")
+    model_config = ConfigDict(json_schema_extra={"examples": [{"seed": 0}]})
+
+
+class ForwardRequest(Body):
+    network: dict[str, Any] | None = NetworkField
+    params: dict[str, NestedList] = Field(description="W{k}, b{k} in PyTorch layouts (W1 (1,1,3,3) or 3x3).")
+    input: NestedList = Field(description="X: (C, H, W), or (H, W) when C = 1.")
+    label: Label | None = Field(None, description="0/1 for bce, a class index for cross_entropy.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1}]})
+
+
+class BackwardRequest(ForwardRequest):
+    label: Label = Field(description="0/1 for bce, a class index for cross_entropy.")
+
+
+class UpdateRequest(Body):
+    network: dict[str, Any] | None = NetworkField
+    params: dict[str, NestedList]
+    gradients: dict[str, NestedList] = Field(description="dW{k}, db{k}, as returned by /api/backward.")
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, description="eta in W - eta * dW.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "gradients": EXAMPLE_GRADS, "learning_rate": 0.1}]})
+
+
+class StepRequest(BackwardRequest):
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, description="eta in W - eta * dW.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1, "learning_rate": 0.1}]})
+
+
+class GradcheckRequest(BackwardRequest):
+    max_entries: StrictInt = Field(settings.max_gradcheck_entries, ge=1, le=settings.max_gradcheck_entries,
+                                   description="Entries checked per parameter; larger tensors are sampled.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1}]})
+
+
+class NetworkRequest(Body):
+    network: dict[str, Any] | None = NetworkField
+
+
+# ----------------------------------------------------------------------------- responses
+class Prediction(BaseModel):
+    class_: int = Field(alias="class", description="The predicted class (A2 >= 0.5 for bce).")
+    probabilities: list[float] = Field(description="Per class; for bce [1 - A2, A2].")
+
+
+class InitResponse(BaseModel):
+    network: dict[str, Any]
+    params: dict[str, NestedList]
+
+
+class ForwardResponse(BaseModel):
+    network: dict[str, Any] = Field(description="The spec used, normalised.")
+    activations: dict[str, NestedList] = Field(description="X, Z1, A1, P1, F, Z2, A2, ... one example each.")
+    masks: dict[str, NestedList] = Field(description="Per max-pool output P{k}: 1 where its input's cell won.")
+    prediction: Prediction
+    loss: float | None = None
+
+
+class BackwardResponse(ForwardResponse):
+    gradients: dict[str, NestedList] = Field(description="d + name: dL/d(name) for every activation and parameter.")
+
+
+class UpdateResponse(BaseModel):
+    params: dict[str, NestedList]
+
+
+class StepResponse(BackwardResponse):
+    params: dict[str, NestedList] = Field(description="The updated parameters W - eta dW.")
+    loss_after: float = Field(description="The updated network's loss on the same example.")
+    learning_rate: float
+
+
+class EntryCheck(BaseModel):
+    name: str
+    index: list[list[int]]
+    analytic: list[float]
+    numeric: list[float]
+    rel_error: list[float]
+    max_rel_error: float
+    entries_total: int
+
+
+class GradcheckResponse(BaseModel):
+    eps: float
+    loss: float
+    max_rel_error: float
+    checks: list[EntryCheck]
+
+
+class ImageResponse(BaseModel):
+    input: NestedList = Field(description="(C, H, W) in [0, 1], ready to send as `input`.")
+    channels: int
+    height: int
+    width: int
+    source: dict[str, Any] = Field(description="What was uploaded: filename, format, size, mode, frames.")
+
+
+class NetworkResponse(BaseModel):
+    network: dict[str, Any]
+    layers: list[dict[str, Any]]
+    shapes: dict[str, list[int]]
+    param_shapes: dict[str, list[int]]
+    param_count: int
+    macs: int
+
+
+class HealthResponse(BaseModel):
+    status: str
+    version: str
+    limits: dict[str, Any]

@@ -1,0 +1,34 @@
+"""Every setting and server-side limit in one place. Engine limits (input size, parameter
+count) live in engine/limits.py and are re-exported here for the error messages."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from engine import limits as engine_limits
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = os.environ.get("BPV_HOST", "127.0.0.1")
+    port: int = int(os.environ.get("BPV_PORT", "8000"))
+    max_json_bytes: int = 1 * MIB  # any JSON body
+    max_upload_bytes: int = 2 * MIB  # the image file itself
+    # The whole multipart body may carry the file plus a few small fields and boundaries.
+    max_multipart_bytes: int = 2 * MIB + 64 * KIB
+    body_timeout_s: float = 10.0  # a client that trickles its body is cut off (408)
+    max_learning_rate: float = 100.0
+    max_image_pixels: int = 4096 * 4096  # decoded size; larger is treated as a decompression bomb
+    max_gradcheck_entries: int = 256  # per parameter; a bigger tensor is sampled
+    gradcheck_macs: int = 300_000_000  # multiply-adds one gradient check may spend (about a second)
+    # Work above this many multiply-adds goes to a worker thread; below it the thread hop
+    # would cost more than the work, so it runs inline on the event loop.
+    inline_macs: int = 200_000
+
+
+settings = Settings()
+limits = engine_limits
