@@ -24,6 +24,9 @@ def to_array(name: str, value: Any) -> Array:
     bad = f"{name} must be a number or a rectangular nested list of numbers"
     if value is None:
         raise ApiError(422, f"{name} is required: {bad[len(name) + 1:]}")
+    odd = _odd_leaves(value)
+    if odd:
+        raise ApiError(422, f"{bad} (got {odd})")
     try:
         arr = np.asarray(value)
         if arr.dtype.kind == "O":  # ragged, or ints too big for int64
@@ -36,6 +39,23 @@ def to_array(name: str, value: Any) -> Array:
     if not np.isfinite(arr).all():
         raise ApiError(422, f"{name} contains NaN or Infinity; only finite numbers are allowed")
     return arr
+
+
+def _odd_leaves(value: Any) -> str | None:
+    """What a nest of lists holds that is not a number ("booleans" or "null"), else None:
+    NumPy would quietly read a boolean beside numbers as 1/0 and a null as NaN."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            kinds = set(map(type, v))
+            if bool in kinds:
+                return "booleans"
+            if type(None) in kinds:
+                return "null"
+            if list in kinds:
+                stack.extend(v)
+    return None
 
 
 def _kind_name(kind: str) -> str:

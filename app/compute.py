@@ -83,6 +83,7 @@ def record_body(rec: Record) -> dict[str, Any]:
     if rec.loss is not None:
         body["loss"] = rec.loss
     if rec.gradients:
+        body["local"] = first(rec.local_derivatives())
         body["gradients"] = {k: (g.tolist() if k[1:] in net.param_shapes else g[0].tolist())
                              for k, g in rec.gradients.items()}
     return body

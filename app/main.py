@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app import errors
 from app.middleware import BodyGuard, SecurityHeaders
-from app.routers import engine_api, images, meta
+from app.routers import engine_api, images, meta, pages
 from app.settings import settings
 
 SECURITY_HEADERS = {
@@ -39,6 +40,8 @@ def create_app() -> FastAPI:
     app.include_router(meta.router)
     app.include_router(engine_api.router)
     app.include_router(images.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     # Outermost last: headers go on every response, including the guard's own 413/408.
     app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)

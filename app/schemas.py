@@ -75,6 +75,7 @@ class GradcheckRequest(BackwardRequest):
 
 class NetworkRequest(Body):
     network: dict[str, Any] | None = NetworkField
+    model_config = ConfigDict(json_schema_extra={"examples": [{"network": default_spec()}]})
 
 
 # ----------------------------------------------------------------------------- responses
@@ -98,6 +99,8 @@ class ForwardResponse(BaseModel):
 
 class BackwardResponse(ForwardResponse):
     gradients: dict[str, NestedList] = Field(description="d + name: dL/d(name) for every activation and parameter.")
+    local: dict[str, NestedList] = Field(description="Element-wise chain-rule factors: 'dA2/dZ2' = a2 (1 - a2) "
+                                                     "for a sigmoid, 'dA1/dZ1' = 1 where Z1 > 0 for a ReLU.")
 
 
 class UpdateResponse(BaseModel):

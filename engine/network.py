@@ -45,6 +45,20 @@ class Record:
         return {layer.out: pool_mask(cache) for layer, cache in zip(self.net.layers, self.caches)
                 if layer.type == "maxpool2d"}
 
+    def local_derivatives(self) -> dict[str, Array]:
+        """The element-wise factors of the chain rule, named as the seed writes them:
+        "dA2/dZ2" = a2 (1 - a2) for a sigmoid, "dA1/dZ1" = 1 where Z1 > 0 for a ReLU."""
+        out: dict[str, Array] = {}
+        below = "X"
+        for layer in self.net.layers:
+            if layer.type == "relu":
+                out[f"d{layer.out}/d{below}"] = (self.activations[below] > 0).astype(np.float64)
+            elif layer.type == "sigmoid":
+                a = self.activations[layer.out]
+                out[f"d{layer.out}/d{below}"] = a * (1.0 - a)
+            below = layer.out
+        return out
+
     def predicted_class(self) -> Array:
         out = self.output
         if self.net.loss == "bce":

@@ -32,6 +32,12 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
         im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
     except UnidentifiedImageError:
         raise ApiError(415, "the file is not a PNG or JPEG image; only PNG and JPEG are accepted") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard (its warning too, when warnings are errors) fires in open() on a
+        # header of over ~89M pixels, before the check below, which is far stricter.
+        raise ApiError(422, f"the image header claims over {Image.MAX_IMAGE_PIXELS} pixels; at most "
+                            f"{settings.max_image_pixels} pixels (4096x4096) are accepted (decompression bomb "
+                            "guard)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ApiError(422, f"the image could not be read ({e.__class__.__name__}); it may be corrupt") from None
     pixels = im.width * im.height

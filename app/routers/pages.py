@@ -1,0 +1,38 @@
+"""The page: a Jinja2 shell (templates/) whose JS modules (static/js/) call the JSON API.
+plotly.js is served from the installed plotly package's own bundle: no CDN, works offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.settings import limits, settings
+
+ROOT = Path(__file__).resolve().parents[2]
+templates = Jinja2Templates(directory=str(ROOT / "templates"))
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "index.html", {
+        "max_lr": settings.max_learning_rate, "max_hw": limits.MAX_INPUT_HW,
+        "max_upload_mib": settings.max_upload_bytes // (1024 * 1024),
+    })
+
+
+@router.get("/vendor/plotly.min.js")
+async def plotly_js() -> FileResponse:
+    # Versioned by the installed package; a day's caching keeps reloads instant.
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    return FileResponse(ROOT / "static" / "favicon.svg", media_type="image/svg+xml")

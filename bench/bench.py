@@ -1,0 +1,173 @@
+"""Benchmarks, side by side in one run, reported as ratios (numbers go in the README).
+
+1. Engine forward+backward+update on the seed network vs PyTorch CPU eager, float64.
+2. A 28x28 input, 8 filters of 3x3, batch 32: engine vs PyTorch, same step.
+3. /api/step on the seed network vs the same server's /api/health, keep-alive loopback.
+
+Run: python bench/bench.py [--quick]. PyTorch is optional (parts 1-2 need it).
+Timings are the minimum (engine parts) or median (HTTP) of interleaved repeats, so a
+noisy neighbour on the machine hurts both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import engine as E  # noqa: E402
+
+MNIST_LIKE = {
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3},
+        {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10},
+        {"type": "softmax"},
+    ],
+    "loss": "cross_entropy",
+}
+
+
+def best(fn: Callable[[], object], number: int, repeat: int) -> float:
+    """Seconds per call: the minimum over repeats (the least disturbed run)."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def engine_step(net: E.Network, params: dict, x: np.ndarray, y: np.ndarray, full: bool) -> Callable[[], object]:
+    def run() -> object:
+        rec = E.forward(net, params, x, y)
+        E.backward(rec, full=full)
+        return E.sgd_update(params, rec.gradients, 0.1)
+    return run
+
+
+def torch_step(spec: dict, params: dict, x: np.ndarray, y: np.ndarray) -> Callable[[], object]:
+    import torch
+    import torch.nn.functional as F
+
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    tx = torch.tensor(x)
+    ty = torch.tensor(y if spec["loss"] == "cross_entropy" else y.reshape(-1, 1))
+    if spec["loss"] == "cross_entropy":
+        ty = ty.long()
+
+    def run() -> object:
+        for v in tp.values():
+            v.grad = None
+        h = F.conv2d(tx, tp["W1"], tp["b1"])
+        h = F.max_pool2d(torch.relu(h), 2)
+        z = F.linear(torch.flatten(h, 1), tp["W2"], tp["b2"])
+        if spec["loss"] == "bce":
+            loss = F.binary_cross_entropy_with_logits(z, ty)
+        else:
+            loss = F.cross_entropy(z, ty)
+        loss.backward()
+        with torch.no_grad():
+            for v in tp.values():
+                v -= 0.1 * v.grad
+        return loss
+    return run
+
+
+def compare(name: str, spec: dict, n: int, number: int, repeat: int, rounds: int) -> None:
+    net = E.read_spec(spec)
+    params = E.init_params(net, 0)
+    rng = np.random.default_rng(0)
+    x = rng.random((n, *net.input_shape))
+    y = rng.integers(0, net.output_units if net.loss == "cross_entropy" else 2, size=n).astype(np.float64)
+    if net.loss == "cross_entropy":
+        y = y.astype(np.int64)
+    train = engine_step(net, params, x, y, full=False)
+    record = engine_step(net, params, x, y, full=True)
+    try:
+        import torch
+        torch.set_default_dtype(torch.float64)
+        ref = torch_step(spec, params, x, y)
+    except ImportError:
+        ref = None
+    ours, full, theirs = [], [], []
+    for _ in range(rounds):  # interleaved, so drift on the machine hits both alike
+        ours.append(best(train, number, repeat))
+        full.append(best(record, number, repeat))
+        if ref is not None:
+            theirs.append(best(ref, number, repeat))
+    o, f = min(ours), min(full)
+    line = f"{name}: engine {o * 1e6:8.1f} us (with dX and dA for display: {f * 1e6:.1f} us)"
+    if theirs:
+        t = min(theirs)
+        line += f" | torch {t * 1e6:8.1f} us | torch/engine = {t / o:.2f}x"
+    print(line, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(requests: int) -> None:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "BPV_PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
+                               "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):
+                try:
+                    client.get("/api/health")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            params = client.post("/api/init", json={"seed": 0}).json()["params"]
+            body = {"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1, "learning_rate": 0.1}
+            for _ in range(200):  # warm up both paths
+                client.get("/api/health")
+                client.post("/api/step", json=body)
+            health, step = [], []
+            for _ in range(requests):
+                t = time.perf_counter()
+                client.get("/api/health")
+                health.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                r = client.post("/api/step", json=body)
+                step.append(time.perf_counter() - t)
+                assert r.status_code == 200
+        h, s = statistics.median(health), statistics.median(step)
+        print(f"HTTP keep-alive: /api/health median {h * 1e6:.0f} us | /api/step median {s * 1e6:.0f} us | "
+              f"step/health = {s / h:.2f}x", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    args = ap.parse_args()
+    q = args.quick
+    compare("seed network (6x6, 15 params), batch 1", E.default_spec(), 1,
+            number=500 if q else 2000, repeat=3 if q else 5, rounds=2 if q else 5)
+    compare("28x28, 8 filters 3x3, batch 32", MNIST_LIKE, 32,
+            number=5 if q else 20, repeat=3 if q else 5, rounds=2 if q else 5)
+    http(200 if q else 2000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+// Wires the page: the phases of one iteration, edits, history, import/export.
+import { api } from "./api.js";
+import { bindControls } from "./controls.js";
+import { renderEquations } from "./equations.js";
+import { renderGradcheck } from "./gradcheck.js";
+import { drawInput, preset, showPreview, upload } from "./input.js";
+import {
+  applyStateFile, checkStateFile, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
+  state, undo,
+} from "./state.js";
+import {
+  buildParams, buildStrip, drawBackward, drawForward, drawParams, hideGradients, setSummary, summary,
+} from "./strip.js";
+import { renderLossCurve, renderUpdate } from "./update.js";
+
+const $ = (id) => document.getElementById(id);
+let busy = false;
+
+export function toast(message) {
+  const t = $("toast");
+  t.textContent = message;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+function setStatus() {
+  const names = { forward: "Forward", backward: "Backward", update: "Update" };
+  $("next-phase").textContent = names[state.phase];
+  $("iteration").textContent = `iteration ${state.iteration}`;
+  for (const b of document.querySelectorAll("button[data-phase]")) b.disabled = busy || b.dataset.phase !== state.phase;
+  for (const id of ["btn-step", "btn-undo", "btn-reset", "btn-gradcheck", "btn-export"]) $(id).disabled = busy;
+  $("btn-undo").disabled = busy || (state.history.length < 2 && !state.fwd);
+  const sel = $("history");
+  sel.replaceChildren(...state.history.map((h) => {
+    const o = document.createElement("option");
+    o.value = String(h.iteration);
+    o.textContent = `start of iteration ${h.iteration}`;
+    return o;
+  }));
+  sel.value = String(state.history.at(-1)?.iteration ?? 1);
+  document.body.dataset.phase = state.phase;
+  document.body.dataset.busy = busy ? "1" : "0";
+  save();
+}
+
+// One action at a time; an error becomes a toast. Resolves to whether the action succeeded.
+async function guarded(fn) {
+  if (busy) return false;
+  busy = true;
+  setStatus();
+  try {
+    await fn();
+    return true;
+  } catch (err) {
+    toast(err.detail ?? err.message ?? String(err));
+    return false;
+  } finally {
+    busy = false;
+    setStatus();
+  }
+}
+
+async function drawAll({ animate = false } = {}) {
+  await drawInput($("input-grid"), state.input, paint);
+  await drawParams(state.params, editWeight);
+  renderEquations($("equations"), { fwd: state.fwd, bwd: state.bwd, params: state.params, label: state.label });
+  if (state.fwd) await drawForward(state.fwd);
+  if (state.bwd) await drawBackward(state.bwd, { animate });
+  else hideGradients();
+  const p = state.fwd?.prediction;
+  $("prediction").textContent = p
+    ? `prediction: class ${p.class} (p = ${p.probabilities.map((v) => v.toFixed(3)).join(" / ")})`
+    : "";
+  await renderUpdate($("update"), state.lastUpdate);
+  renderLossCurve($("loss-curve"), state.losses);
+}
+
+// ----------------------------------------------------------------------------- phases
+async function doForward() {
+  state.fwd = await api.forward(state);
+  state.bwd = null;
+  state.phase = "backward";
+  await drawAll();
+}
+
+async function doBackward({ animate = true } = {}) {
+  state.bwd = await api.backward(state);
+  state.fwd = state.bwd;
+  state.phase = "update";
+  await drawAll({ animate });
+  document.body.dataset.revealed = String(state.iteration);
+}
+
+function paramGradients(gradients) {
+  return Object.fromEntries(Object.keys(state.params).map((k) => [`d${k}`, gradients[`d${k}`]]));
+}
+
+async function doUpdate() {
+  const gradients = paramGradients(state.bwd.gradients);
+  const { params } = await api.update(state, gradients);
+  const lossAfter = await api.lossOf(state, params);
+  finishIteration(params, gradients, state.fwd.loss, lossAfter);
+  await drawParams(state.params, editWeight);
+  await renderUpdate($("update"), state.lastUpdate);
+  renderLossCurve($("loss-curve"), state.losses);
+  $("loss-after").textContent = `after update: ${lossAfter.toFixed(4)}`;
+}
+
+function finishIteration(params, gradients, loss, lossAfter) {
+  state.lastUpdate = { iteration: state.iteration, old: state.params, new: params, gradients, lr: state.lr, loss, loss_after: lossAfter };
+  pushIteration(params, { iteration: state.iteration, loss, loss_after: lossAfter });
+}
+
+async function doStep({ animate = false } = {}) {
+  const res = await api.step(state);
+  state.fwd = res;
+  state.bwd = res;
+  finishIteration(res.params, paramGradients(res.gradients), res.loss, res.loss_after);
+  await drawAll({ animate });
+  $("loss-after").textContent = `after update: ${res.loss_after.toFixed(4)}`;
+}
+
+// After an edit, recompute what this iteration already showed, so every downstream number follows.
+async function refresh() {
+  if (state.bwd && state.phase === "update") {
+    state.bwd = await api.backward(state);
+    state.fwd = state.bwd;
+  } else if (state.fwd && state.phase === "backward") {
+    state.fwd = await api.forward(state);
+  }
+  await drawAll();
+}
+
+// ----------------------------------------------------------------------------- edits
+function setAt(arr, index, value) {
+  let a = arr;
+  for (const i of index.slice(0, -1)) a = a[i];
+  a[index.at(-1)] = value;
+}
+
+function getAt(arr, index) {
+  return index.reduce((a, i) => a[i], arr);
+}
+
+function paint(index) {
+  const full = index.length === 2 ? [0, ...index] : index;
+  setAt(state.input, full, Number($("brush").value));
+  guarded(refresh);
+}
+
+let editing = null;
+function editWeight(name, index) {
+  const value = Array.isArray(state.params[name]) ? getAt(state.params[name], index) : state.params[name];
+  editing = { name, index };
+  $("editor-name").textContent = `${name}[${index.join(",")}]`;
+  $("editor-value").value = String(value);
+  $("editor").hidden = false;
+  $("editor-value").focus();
+  $("editor-value").select();
+}
+
+function applyEdit() {
+  if (!editing) return;
+  const v = Number($("editor-value").value);
+  if (!Number.isFinite(v) || $("editor-value").value.trim() === "") {
+    toast("a weight must be a finite number");
+    return;
+  }
+  setAt(state.params[editing.name], editing.index, v);
+  // Keep the iteration's starting snapshot in step with a deliberate edit.
+  state.history.at(-1).params = JSON.parse(JSON.stringify(state.params));
+  editing = null;
+  $("editor").hidden = true;
+  guarded(refresh);
+}
+
+// ----------------------------------------------------------------------------- setup
+async function loadNetwork() {
+  setSummary(await (await fetch("/api/network", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ network: state.network }),
+  })).json());
+  buildStrip($("strip"));
+  buildParams($("params"));
+  $("net-summary").textContent = `${summary.param_count} trainable parameters`;
+}
+
+async function reset() {
+  const seed = Math.max(0, Math.floor(Number($("seed").value) || 0));
+  const { network, params } = await api.init(state.network, seed);
+  Object.assign(state, { network, params, seed, iteration: 1, phase: "forward", fwd: null, bwd: null, lastUpdate: null, losses: [] });
+  if (!state.input) state.input = preset("vertical", summary.shapes.X);
+  startHistory();
+  await drawAll();
+}
+
+async function importState(file) {
+  let data;
+  try {
+    data = JSON.parse(await file.text());
+  } catch {
+    throw new Error(`${file.name} is not JSON; the current state is unchanged`);
+  }
+  const problem = checkStateFile(data);
+  if (problem) throw new Error(`${problem}; the current state is unchanged`);
+  // The server checks every array with the API's own rules before anything is replaced.
+  try {
+    await api.forward({ network: data.network, params: data.params, input: data.input, label: data.label });
+  } catch (err) {
+    throw new Error(`the state file was refused: ${err.detail ?? err.message}; the current state is unchanged`);
+  }
+  const before = summary;
+  applyStateFile(data);
+  try {
+    await loadNetwork();
+  } catch (err) {
+    setSummary(before);
+    throw err;
+  }
+  syncInputs();
+  await drawAll();
+}
+
+function exportState() {
+  const blob = new Blob([JSON.stringify(exportable(), null, 1)], { type: "application/json" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `backprop-viz-iteration-${state.iteration}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function syncInputs() {
+  $("label").value = String(state.label);
+  $("lr").value = String(state.lr);
+  $("seed").value = String(state.seed);
+}
+
+export const actions = {
+  forward: () => guarded(doForward),
+  backward: () => guarded(() => doBackward()),
+  update: () => guarded(doUpdate),
+  step: (opts) => guarded(() => doStep(opts)),
+  undo: () => guarded(async () => { if (undo()) await drawAll(); }),
+  goto: (iteration) => guarded(async () => { if (restore(iteration)) await drawAll(); }),
+  reset: () => guarded(reset),
+  gradcheck: () => guarded(async () => {
+    const result = await api.gradcheck(state);
+    renderGradcheck($("gradcheck"), result);
+    $("gradcheck-section").hidden = false;
+    $("gradcheck-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }),
+  exportState,
+  importState: (file) => guarded(() => importState(file)),
+  setLabel: (v) => { state.label = v; guarded(refresh); },
+  setLr: (v) => {
+    if (!(v > 0 && v <= Number($("lr").max))) { toast(`the learning rate must be above 0 and at most ${$("lr").max}`); syncInputs(); return; }
+    state.lr = v;
+    setStatus();
+  },
+  preset: (name) => { state.input = preset(name, summary.shapes.X); guarded(refresh); },
+  upload: (file) => guarded(async () => {
+    const res = await upload(file, summary.shapes.X, $("invert").checked);
+    showPreview(file, file.name);
+    state.input = res.input;
+    await refresh();
+  }),
+  applyEdit,
+  cancelEdit: () => { editing = null; $("editor").hidden = true; },
+  isBusy: () => busy,
+  phase: () => state.phase,
+};
+
+async function start() {
+  const saved = loadSaved();
+  try {
+    if (saved) {
+      applyStateFile(saved);
+      await loadNetwork();
+      await drawAll();
+    } else {
+      throw new Error("no saved state");
+    }
+  } catch {
+    forgetSaved();
+    Object.assign(state, { network: null, input: null });
+    await loadNetwork();
+    state.network = summary.network;
+    await reset();
+  }
+  syncInputs();
+  bindControls(actions);
+  setStatus();
+  document.body.dataset.ready = "1";
+}
+
+start().catch((err) => toast(`the page could not start: ${err.message}`));

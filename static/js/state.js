@@ -1,0 +1,139 @@
+// The learner's state lives in the browser (and localStorage), never on the server: the API
+// is stateless, so a server restart loses nothing.
+
+const STORAGE_KEY = "backprop-viz-state-v1";
+export const STATE_VERSION = 1;
+
+export const state = {
+  network: null,
+  params: null,
+  input: null,
+  label: 1,
+  lr: 0.5,
+  seed: 0,
+  phase: "forward", // the phase that comes next: forward | backward | update
+  iteration: 1,
+  fwd: null, // /api/forward response of this iteration
+  bwd: null, // /api/backward (or step) response of this iteration
+  lastUpdate: null, // {iteration, old, new, gradients, lr, loss, loss_after}
+  losses: [], // [{iteration, loss, loss_after}]
+  history: [], // snapshots at the start of each iteration: {iteration, params, losses}
+};
+
+const clone = (x) => JSON.parse(JSON.stringify(x));
+
+export function startHistory() {
+  state.history = [{ iteration: state.iteration, params: clone(state.params), losses: state.losses.length }];
+}
+
+export function pushIteration(newParams, record) {
+  state.losses.push(record);
+  state.params = newParams;
+  state.iteration += 1;
+  state.history.push({ iteration: state.iteration, params: clone(newParams), losses: state.losses.length });
+  state.phase = "forward";
+}
+
+// Back to the start of iteration `iteration` (its parameters exactly as they were).
+export function restore(iteration) {
+  const i = state.history.findIndex((h) => h.iteration === iteration);
+  if (i < 0) return false;
+  const snap = state.history[i];
+  state.history = state.history.slice(0, i + 1);
+  state.params = clone(snap.params);
+  state.iteration = snap.iteration;
+  state.losses = state.losses.slice(0, snap.losses);
+  state.phase = "forward";
+  state.fwd = null;
+  state.bwd = null;
+  state.lastUpdate = null;
+  return true;
+}
+
+// Undo: mid-iteration, back to its start; at an iteration's start, back to the one before.
+export function undo() {
+  if (state.phase !== "forward" || state.fwd) return restore(state.iteration);
+  if (state.history.length < 2) return false;
+  return restore(state.history[state.history.length - 2].iteration);
+}
+
+export function exportable() {
+  return {
+    app: "backprop-viz",
+    version: STATE_VERSION,
+    network: state.network,
+    params: state.params,
+    input: state.input,
+    label: state.label,
+    learning_rate: state.lr,
+    seed: state.seed,
+    iteration: state.iteration,
+    losses: state.losses,
+    history: state.history,
+  };
+}
+
+const isObj = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+const finiteNum = (x) => typeof x === "number" && Number.isFinite(x);
+
+// Structural check of a state file; the server then checks every array (same rules as the API).
+export function checkStateFile(data) {
+  if (!isObj(data) || data.app !== "backprop-viz") return "not a backprop-viz state file (no \"app\": \"backprop-viz\")";
+  if (data.version !== STATE_VERSION) return `state file version ${data.version} is not supported (expected ${STATE_VERSION})`;
+  if (!isObj(data.network)) return "network must be an object";
+  if (!isObj(data.params)) return "params must be an object";
+  if (!Array.isArray(data.input)) return "input must be an array";
+  if (!finiteNum(data.label)) return "label must be a number";
+  if (!finiteNum(data.learning_rate) || data.learning_rate <= 0) return "learning_rate must be a positive number";
+  if (!Number.isInteger(data.iteration) || data.iteration < 1) return "iteration must be a whole number from 1";
+  if (!Array.isArray(data.losses) || !data.losses.every((l) => isObj(l) && finiteNum(l.loss)))
+    return "losses must be a list of {iteration, loss, loss_after}";
+  if (!Array.isArray(data.history) || !data.history.every((h) => isObj(h) && isObj(h.params) && Number.isInteger(h.iteration)))
+    return "history must be a list of {iteration, params, losses}";
+  return null;
+}
+
+export function applyStateFile(data) {
+  Object.assign(state, {
+    network: data.network,
+    params: data.params,
+    input: data.input,
+    label: data.label,
+    lr: data.learning_rate,
+    seed: Number.isInteger(data.seed) ? data.seed : 0,
+    iteration: data.iteration,
+    losses: data.losses,
+    history: data.history.length ? data.history : [{ iteration: data.iteration, params: data.params, losses: data.losses.length }],
+    phase: "forward",
+    fwd: null,
+    bwd: null,
+    lastUpdate: null,
+  });
+}
+
+export function save() {
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(exportable()));
+  } catch {
+    // Storage full or disabled: the page still works, it just will not survive a reload.
+  }
+}
+
+export function loadSaved() {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    if (!raw) return null;
+    const data = JSON.parse(raw);
+    return checkStateFile(data) ? null : data;
+  } catch {
+    return null;
+  }
+}
+
+export function forgetSaved() {
+  try {
+    localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    /* nothing saved */
+  }
+}
