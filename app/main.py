@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import errors
 from app.middleware import BodyGuard, SecurityHeaders
-from app.routers import engine_api, images, meta, pages
+from app.routers import engine_api, images, meta, pages, training
 from app.settings import settings
 
 SECURITY_HEADERS = {
@@ -40,6 +40,7 @@ def create_app() -> FastAPI:
     app.include_router(meta.router)
     app.include_router(engine_api.router)
     app.include_router(images.router)
+    app.include_router(training.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     # Outermost last: headers go on every response, including the guard's own 413/408.

@@ -7,7 +7,7 @@ of floats would be dozens of lines). Names follow the seed: W1, b1, Z1, A1, P1, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
@@ -151,3 +151,31 @@ class HealthResponse(BaseModel):
     status: str
     version: str
     limits: dict[str, Any]
+
+
+# ----------------------------------------------------------------------------- training
+class TrainRequest(Body):
+    network: dict[str, Any] | None = NetworkField
+    params: dict[str, NestedList]
+    dataset: str = Field(description="A name from GET /api/datasets.")
+    classes: list[StrictInt] | None = Field(None, min_length=2, max_length=10,
+                                            description="Train on these classes only, relabelled 0..k-1 in order.")
+    iterations: StrictInt = Field(ge=1, le=settings.max_train_iterations)
+    batch_size: StrictInt = Field(16, ge=1, le=settings.max_batch_size)
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate)
+    optimizer: Literal["sgd", "momentum", "adam"] = Field("sgd", description="sgd is the seed's rule.")
+    seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seeds the minibatch order.")
+    points: StrictInt = Field(50, ge=1, le=500, description="How many history points (and progress events).")
+    stream: bool = Field(False, description="True: NDJSON progress events as the run goes, then the result.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "dataset": "bars", "iterations": 1500, "batch_size": 16, "learning_rate": 0.5,
+         "optimizer": "sgd", "seed": 0}]})
+
+
+class TrainResponse(BaseModel):
+    status: Literal["done", "diverged"]
+    iterations_done: int
+    diverged_at: int | None = Field(None, description="The iteration whose loss or update was not finite.")
+    params: dict[str, NestedList] = Field(description="The trained (or last finite) parameters.")
+    history: list[dict[str, Any]] = Field(description="{iteration, loss, train_accuracy, test_accuracy} points.")
+    dataset: dict[str, Any]

@@ -28,6 +28,13 @@ class Settings:
     # Work above this many multiply-adds goes to a worker thread; below it the thread hop
     # would cost more than the work, so it runs inline on the event loop.
     inline_macs: int = 200_000
+    max_train_iterations: int = 10_000
+    max_batch_size: int = 256
+    # Multiply-adds one training run may spend, forward and backward (about 3x forward) plus
+    # its evaluations: roughly 30 s of NumPy here at worst.
+    max_train_macs: int = 30_000_000_000
+    max_concurrent_trainings: int = 2  # one per core; more get a 429
+    max_samples: int = 64  # examples per /api/datasets/{name}/samples call
 
 
 settings = Settings()

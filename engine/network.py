@@ -132,14 +132,14 @@ def check_labels(net: Network, y: Any, n: int) -> Array:
     arr = np.atleast_1d(np.asarray(y))
     if arr.shape != (n,):
         raise InputError(f"label must be one value per example ({n}), got shape {list(arr.shape)}")
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype.kind not in "iuf":
         raise InputError("label must be a number")
     if net.loss == "bce":
-        if not np.isin(arr, (0, 1)).all():
+        if not ((arr == 0) | (arr == 1)).all():
             raise InputError(f"label must be 0 or 1 for the bce loss, got {arr.tolist()}")
         return arr.astype(np.float64)
     units = net.output_units
-    if not (np.equal(np.mod(arr, 1), 0).all() and (arr >= 0).all() and (arr < units).all()):
+    if not ((arr == np.floor(arr)) & (arr >= 0) & (arr < units)).all():
         raise InputError(f"label must be a class index from 0 to {units - 1} for cross_entropy, "
                          f"got {arr.tolist()}")
     return arr.astype(np.int64)

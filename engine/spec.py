@@ -288,8 +288,9 @@ def read_spec(spec: Any = None) -> Network:
     if last.type != final:
         raise SpecError(f"loss {loss!r} needs the network to end with a {final} layer, it ends with "
                         f"{last.type}", last.index)
-    if any(layer.type == "softmax" for layer in layers[:-1]):
-        raise SpecError("softmax is only allowed as the last layer (with the cross_entropy loss)")
+    early = [layer.index for layer in layers[:-1] if layer.type == "softmax"]
+    if early:
+        raise SpecError("softmax is only allowed as the last layer (with the cross_entropy loss)", early[0])
     if len(layers) < 2 or layers[-2].type != "dense":
         raise SpecError(f"the final {final} must follow a dense layer (it reads its logits)", last.index)
     if loss == "bce" and last.out_shape != (1,):

@@ -1,0 +1,153 @@
+"""Datasets and training: GET /api/datasets, GET /api/datasets/{name}/samples, POST /api/train.
+
+Training runs in worker threads, in chunks, so the event loop never blocks on NumPy; with
+`stream: true` each chunk's history point goes out as an NDJSON line as soon as it exists,
+and a client that disconnects (cancel) stops the run at the next chunk boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app import compute
+from app.arrays import as_lists, json_response
+from app.errors import ApiError
+from app.schemas import TrainRequest, TrainResponse
+from app.settings import settings
+from engine import datasets
+from engine.train import DatasetMismatch, Trainer
+
+router = APIRouter(prefix="/api", tags=["training"])
+_running = asyncio.Semaphore(settings.max_concurrent_trainings)
+
+
+def dataset(name: str, classes: list[int] | None = None) -> datasets.Dataset:
+    try:
+        data = datasets.load(name)
+    except KeyError:
+        raise ApiError(404, f"no dataset named {name!r}; available: {', '.join(datasets.NAMES)}") from None
+    if classes is not None:
+        k = len(data.classes)
+        if len(set(classes)) != len(classes) or not all(0 <= c < k for c in classes):
+            raise ApiError(422, f"classes must be distinct class indices from 0 to {k - 1} of {name}, got {classes}")
+        data = data.select(classes)
+    return data
+
+
+@router.get("/datasets")
+async def list_datasets() -> Response:
+    """The shipped datasets: name, description, input shape, classes, split sizes, licence and source."""
+    return json_response({"datasets": [datasets.load(n).meta() for n in datasets.NAMES]})
+
+
+@router.get("/datasets/{name}/samples")
+async def samples(
+    name: str,
+    split: Annotated[str, Query(pattern="^(train|test)$")] = "test",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    count: Annotated[int, Query(ge=1, le=settings.max_samples)] = 12,
+    classes: Annotated[str | None, Query(description="Comma-separated class indices, e.g. 3,8.")] = None,
+) -> Response:
+    """Examples to use as the `input`, with their labels (relabelled if `classes` is given)."""
+    picked = _parse_classes(classes)
+    data = dataset(name, picked)
+    x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
+    rows = range(offset, min(offset + count, len(y)))
+    return json_response({
+        "dataset": data.name, "split": split, "total": len(y), "classes": list(data.classes),
+        "samples": [{"index": i, "input": x[i].tolist(), "label": int(y[i]), "class_name": data.classes[int(y[i])]}
+                    for i in rows],
+    })
+
+
+def _parse_classes(text: str | None) -> list[int] | None:
+    if text is None or text == "":
+        return None
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise ApiError(422, f"classes must be comma-separated integers, got {text!r}") from None
+
+
+def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
+    net = compute.network(req.network)
+    params = compute.params(net, req.params)
+    data = dataset(req.dataset, req.classes)
+    evals = req.points * (len(data.y_train) + len(data.y_test))
+    cost = net.macs * (3 * req.iterations * min(req.batch_size, len(data.y_train)) + evals)
+    if cost > settings.max_train_macs:
+        raise ApiError(422, f"this run needs about {cost:.2e} multiply-adds; at most {settings.max_train_macs:.0e} "
+                            "are allowed per request: use fewer iterations, a smaller batch or a smaller network")
+    try:
+        trainer = Trainer(net, params, data, req.batch_size, req.learning_rate, req.optimizer, req.seed)
+    except DatasetMismatch as e:
+        raise ApiError(422, str(e)) from None
+    return trainer, max(1, req.iterations // req.points), data
+
+
+def _chunk(trainer: Trainer, n: int) -> tuple[bool, dict[str, Any] | None]:
+    ok = trainer.run(n)
+    return ok, (trainer.evaluate() if ok else None)
+
+
+def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
+    return {
+        "status": "diverged" if trainer.diverged_at else "done",
+        "iterations_done": trainer.iteration,
+        "diverged_at": trainer.diverged_at,
+        "params": as_lists(trainer.params),
+        "history": trainer.history,
+        "dataset": data.meta(),
+    }
+
+
+async def _acquire() -> None:
+    if _running.locked():
+        raise ApiError(429, f"{settings.max_concurrent_trainings} training runs are in progress already; "
+                            "try again when one finishes")
+    await _running.acquire()
+
+
+@router.post("/train", response_model=TrainResponse, responses={
+    404: {"description": "Unknown dataset."}, 429: {"description": "Too many runs at once."},
+    422: {"description": "Bad request, a dataset that does not fit the network, or too much work."}})
+async def train(req: TrainRequest) -> Response:
+    """Train on a dataset. `stream: false` answers with {status, params, history}; `stream: true` answers with
+    NDJSON: a `start` line, a `progress` line per history point, then a `done` or `diverged` line carrying the
+    same result. A run that diverges stops and returns its last finite parameters."""
+    trainer, every, data = _prepare(req)
+    await _acquire()
+    if not req.stream:
+        try:
+            while trainer.iteration < req.iterations:
+                ok, _ = await run_in_threadpool(_chunk, trainer, min(every, req.iterations - trainer.iteration))
+                if not ok:
+                    break
+        finally:
+            _running.release()
+        return json_response(_result(trainer, data))
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
+            while trainer.iteration < req.iterations:
+                ok, point = await run_in_threadpool(_chunk, trainer, min(every, req.iterations - trainer.iteration))
+                if not ok:
+                    break
+                yield _line({"type": "progress", "total": req.iterations, **(point or {})})
+            result = _result(trainer, data)
+            yield _line({"type": result["status"], **result})
+        finally:
+            _running.release()  # also when the client cancels: the generator is closed
+
+    return StreamingResponse(events(), media_type="application/x-ndjson")
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n"

@@ -1,0 +1,124 @@
+"""Training on a dataset: minibatch gradient descent until the loss is minimised, as the
+seed puts it, in chunks so a caller can report progress and stop between chunks.
+
+A run that diverges (a non-finite loss or parameter: a runaway learning rate) stops at
+that iteration and keeps the last finite parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.datasets import Dataset
+from engine.network import Params, backward, forward
+from engine.optim import make
+from engine.spec import Network
+
+
+class DatasetMismatch(ValueError):
+    """The dataset does not fit the network (input shape or number of classes)."""
+
+
+def check_fit(net: Network, data: Dataset) -> None:
+    if tuple(net.input_shape) != tuple(data.input_shape):
+        raise DatasetMismatch(f"dataset {data.name} has inputs {list(data.input_shape)} but the network takes "
+                              f"{list(net.input_shape)}")
+    k = len(data.classes)
+    if net.loss == "bce" and k != 2:
+        raise DatasetMismatch(f"bce (one sigmoid output) needs exactly 2 classes; {data.name} has {k}: choose 2 "
+                              "with `classes` or use softmax + cross_entropy")
+    if net.loss == "cross_entropy" and net.output_units != k:
+        raise DatasetMismatch(f"the network has {net.output_units} outputs but {data.name} has {k} classes")
+
+
+def labels_for(net: Network, y: np.ndarray) -> np.ndarray:
+    return y.astype(np.float64) if net.loss == "bce" else y.astype(np.int64)
+
+
+def accuracy(net: Network, params: Params, x: np.ndarray, y: np.ndarray, chunk: int = 512) -> float:
+    if len(y) == 0:
+        return 0.0
+    hits = 0
+    for i in range(0, len(y), chunk):
+        rec = forward(net, params, x[i:i + chunk])
+        hits += int((rec.predicted_class() == y[i:i + chunk]).sum())
+    return hits / len(y)
+
+
+def _finite(params: Params) -> bool:
+    return all(np.isfinite(p).all() for p in params.values())
+
+
+@dataclass
+class Trainer:
+    net: Network
+    params: Params
+    data: Dataset
+    batch_size: int
+    learning_rate: float
+    optimizer: str = "sgd"
+    seed: int = 0
+    iteration: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    diverged_at: int | None = None
+
+    def __post_init__(self) -> None:
+        check_fit(self.net, self.data)
+        self.rng = np.random.default_rng(self.seed)
+        self.opt = make(self.optimizer, self.learning_rate)
+        self.order = np.empty(0, dtype=np.int64)
+        self.cursor = 0
+        self.y_train = labels_for(self.net, self.data.y_train)
+        self.pending: list[float] = []
+
+    def _batch(self) -> np.ndarray:
+        n = len(self.y_train)
+        if self.cursor + self.batch_size > len(self.order):  # a new epoch, reshuffled
+            self.order = self.rng.permutation(n)
+            self.cursor = 0
+        idx = self.order[self.cursor:self.cursor + min(self.batch_size, n)]
+        self.cursor += len(idx)
+        return idx
+
+    def run(self, iterations: int) -> bool:
+        """Up to ``iterations`` more steps; False once the run has diverged."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(iterations):
+                idx = self._batch()
+                rec = forward(self.net, self.params, self.data.x_train[idx], self.y_train[idx])
+                backward(rec, full=False)
+                new = self.opt.step(self.params, rec.gradients)
+                if rec.loss is None or not np.isfinite(rec.loss) or not _finite(new):
+                    self.diverged_at = self.iteration + 1
+                    return False
+                self.params = new
+                self.iteration += 1
+                self.pending.append(rec.loss)
+        return True
+
+    def evaluate(self) -> dict[str, Any]:
+        """A history point: mean training loss since the last point, train and test accuracy."""
+        point = {
+            "iteration": self.iteration,
+            "loss": float(np.mean(self.pending)) if self.pending else None,
+            "train_accuracy": accuracy(self.net, self.params, self.data.x_train, self.data.y_train),
+            "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
+        }
+        self.pending = []
+        self.history.append(point)
+        return point
+
+
+def train(net: Network, params: Params, data: Dataset, iterations: int, batch_size: int, learning_rate: float,
+          optimizer: str = "sgd", seed: int = 0, points: int = 50) -> Trainer:
+    """A whole run, evaluated at about ``points`` evenly spaced iterations."""
+    t = Trainer(net, {k: v.copy() for k, v in params.items()}, data, batch_size, learning_rate, optimizer, seed)
+    every = max(1, iterations // points)
+    while t.iteration < iterations:
+        if not t.run(min(every, iterations - t.iteration)):
+            break
+        t.evaluate()
+    return t
