@@ -1,16 +1,18 @@
 // Wires the page: the phases of one iteration, edits, history, import/export.
 import { api } from "./api.js";
+import { bindArchitecture, showSpec } from "./architecture.js";
 import { bindControls } from "./controls.js";
 import { renderEquations } from "./equations.js";
 import { renderGradcheck } from "./gradcheck.js";
 import { drawInput, preset, showPreview, upload } from "./input.js";
 import {
-  applyStateFile, checkStateFile, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
+  adoptParams, applyStateFile, checkStateFile, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
   state, undo,
 } from "./state.js";
 import {
   buildParams, buildStrip, drawBackward, drawForward, drawParams, hideGradients, setSummary, summary,
 } from "./strip.js";
+import { bindTraining, chooseDataset, classNames, loadSamples } from "./train.js";
 import { renderLossCurve, renderUpdate } from "./update.js";
 
 const $ = (id) => document.getElementById(id);
@@ -68,12 +70,49 @@ async function drawAll({ animate = false } = {}) {
   if (state.fwd) await drawForward(state.fwd);
   if (state.bwd) await drawBackward(state.bwd, { animate });
   else hideGradients();
-  const p = state.fwd?.prediction;
-  $("prediction").textContent = p
-    ? `prediction: class ${p.class} (p = ${p.probabilities.map((v) => v.toFixed(3)).join(" / ")})`
-    : "";
+  renderPrediction(state.fwd?.prediction);
   await renderUpdate($("update"), state.lastUpdate);
   renderLossCurve($("loss-curve"), state.losses);
+}
+
+// The predicted class and a bar per class probability, named after the dataset's classes.
+function renderPrediction(p) {
+  const box = $("prediction");
+  box.replaceChildren();
+  if (!p) return;
+  const names = classNames(summary.layers.at(-1).out_shape[0]) ?? p.probabilities.map((_, i) => String(i));
+  const head = document.createElement("div");
+  head.textContent = `prediction: ${names[p.class]} (class ${p.class})`;
+  const list = document.createElement("div");
+  list.className = "probs";
+  p.probabilities.forEach((v, i) => {
+    const row = document.createElement("div");
+    row.className = `prob${i === p.class ? " top" : ""}`;
+    const name = document.createElement("span");
+    name.textContent = names[i];
+    const bar = document.createElement("div");
+    bar.className = "pbar";
+    bar.style.width = `${Math.max(1, 100 * v)}%`;
+    const val = document.createElement("span");
+    val.textContent = v.toFixed(3);
+    row.append(name, bar, val);
+    list.append(row);
+  });
+  box.append(head, list);
+}
+
+function labelOptions() {
+  const units = summary.layers.at(-1).out_shape[0];
+  const n = summary.network.loss === "bce" ? 2 : units;
+  const names = classNames(units);
+  $("label").replaceChildren(...Array.from({ length: n }, (_, i) => {
+    const o = document.createElement("option");
+    o.value = String(i);
+    o.textContent = names ? `${i} (${names[i]})` : String(i);
+    return o;
+  }));
+  if (state.label >= n) state.label = 0;
+  $("label").value = String(state.label);
 }
 
 // ----------------------------------------------------------------------------- phases
@@ -177,19 +216,42 @@ function applyEdit() {
 
 // ----------------------------------------------------------------------------- setup
 async function loadNetwork() {
-  setSummary(await (await fetch("/api/network", {
+  const r = await fetch("/api/network", {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ network: state.network }),
-  })).json());
+  });
+  const data = await r.json();
+  if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+  setSummary(data);
   buildStrip($("strip"));
   buildParams($("params"));
   $("net-summary").textContent = `${summary.param_count} trainable parameters`;
+  labelOptions();
+}
+
+// A new architecture: fresh parameters from the seed, an input of the new shape.
+async function useNetwork(spec) {
+  const before = { network: state.network, summary };
+  state.network = spec;
+  try {
+    await loadNetwork();
+  } catch (err) {
+    state.network = before.network;
+    setSummary(before.summary);
+    throw err;
+  }
+  state.network = summary.network;
+  state.input = preset("blank", summary.shapes.X);
+  await reset();
+  showSpec(state.network);
 }
 
 async function reset() {
   const seed = Math.max(0, Math.floor(Number($("seed").value) || 0));
   const { network, params } = await api.init(state.network, seed);
   Object.assign(state, { network, params, seed, iteration: 1, phase: "forward", fwd: null, bwd: null, lastUpdate: null, losses: [] });
-  if (!state.input) state.input = preset("vertical", summary.shapes.X);
+  const shape = summary.shapes.X;
+  const fits = state.input && state.input.length === shape[0] && state.input[0].length === shape[1] && state.input[0][0].length === shape[2];
+  if (!fits) state.input = preset("vertical", shape);
   startHistory();
   await drawAll();
 }
@@ -267,6 +329,26 @@ export const actions = {
     state.input = res.input;
     await refresh();
   }),
+  useExample: (input, label, shape) => guarded(async () => {
+    const x = summary.shapes.X;
+    if (shape.join() !== x.join()) throw new Error(`this example is ${shape.join("×")} but the network takes ${x.join("×")}: pick a matching architecture`);
+    state.input = input;
+    const n = summary.network.loss === "bce" ? 2 : summary.layers.at(-1).out_shape[0];
+    if (label < n) state.label = label;
+    syncInputs();
+    state.fwd = null;
+    state.bwd = null;
+    state.phase = "forward";
+    await doForward();
+  }),
+  trained: (params) => guarded(async () => {
+    adoptParams(params); // a new iteration starts from the trained params; Undo goes back before training
+    await doForward();
+  }),
+  useNetwork: (spec) => guarded(() => useNetwork(spec)),
+  presetChosen: (p) => { chooseDataset(...p.dataset); loadSamples(actions); },
+  state: () => state,
+  toast,
   applyEdit,
   cancelEdit: () => { editing = null; $("editor").hidden = true; },
   isBusy: () => busy,
@@ -292,6 +374,10 @@ async function start() {
   }
   syncInputs();
   bindControls(actions);
+  showSpec(state.network);
+  bindArchitecture(actions);
+  await bindTraining(actions);
+  labelOptions();
   setStatus();
   document.body.dataset.ready = "1";
 }

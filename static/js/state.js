@@ -34,6 +34,14 @@ export function pushIteration(newParams, record) {
   state.phase = "forward";
 }
 
+// Parameters from elsewhere (a training run): a new iteration starts from them.
+export function adoptParams(params) {
+  state.params = params;
+  state.iteration += 1;
+  state.history.push({ iteration: state.iteration, params: clone(params), losses: state.losses.length });
+  Object.assign(state, { phase: "forward", fwd: null, bwd: null, lastUpdate: null });
+}
+
 // Back to the start of iteration `iteration` (its parameters exactly as they were).
 export function restore(iteration) {
   const i = state.history.findIndex((h) => h.iteration === iteration);

@@ -1,0 +1,156 @@
+// The network editor: presets, one row per layer with its fields, live shape and parameter
+// counts from POST /api/network, and the reason when a choice does not fit.
+
+const $ = (id) => document.getElementById(id);
+
+const conv = (filters, k = 3, padding = 0, stride = 1) => ({ type: "conv2d", filters, kernel_size: k, stride, padding });
+const pool = (k = 2, stride = k) => ({ type: "maxpool2d", kernel_size: k, stride });
+const dense = (units) => ({ type: "dense", units });
+const act = (type) => ({ type });
+
+export const PRESETS = {
+  seed: {
+    label: "the seed's network (6×6, bars)", dataset: ["bars", null],
+    network: { input_shape: [1, 6, 6], layers: [conv(1), act("relu"), pool(), act("flatten"), dense(1), act("sigmoid")], loss: "bce" },
+  },
+  strokes: {
+    label: "4 filters, softmax (6×6 strokes, 4 classes)", dataset: ["strokes", null],
+    network: { input_shape: [1, 6, 6], layers: [conv(4), act("relu"), pool(), act("flatten"), dense(4), act("softmax")], loss: "cross_entropy" },
+  },
+  digitpair: {
+    label: "seed-style on 8×8 digits, 3 vs 8", dataset: ["digits", [3, 8]],
+    network: { input_shape: [1, 8, 8], layers: [conv(2), act("relu"), pool(), act("flatten"), dense(1), act("sigmoid")], loss: "bce" },
+  },
+  twoblock: {
+    label: "two conv blocks, all 10 digits", dataset: ["digits", null],
+    network: {
+      input_shape: [1, 8, 8],
+      layers: [conv(8, 3, 1), act("relu"), pool(), conv(16, 3, 1), act("relu"), pool(), act("flatten"), dense(10), act("softmax")],
+      loss: "cross_entropy",
+    },
+  },
+};
+
+const FIELDS = {
+  conv2d: ["filters", "kernel_size", "stride", "padding"],
+  maxpool2d: ["kernel_size", "stride"],
+  dense: ["units"],
+};
+
+let draft = null;
+let timer = null;
+
+const scalar = (v) => (Array.isArray(v) ? v[0] : v);
+
+function fromSpec(spec) {
+  return {
+    input_shape: [...spec.input_shape],
+    loss: spec.loss,
+    layers: spec.layers.map((l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, k === "type" ? v : scalar(v)]))),
+  };
+}
+
+function render(summary, error) {
+  const table = $("arch-table");
+  table.replaceChildren();
+  const tr = table.insertRow();
+  for (const h of ["#", "layer", "settings", "output", "shape", "params", ""]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    tr.append(th);
+  }
+  draft.layers.forEach((layer, i) => {
+    const row = table.insertRow();
+    row.insertCell().textContent = String(i);
+    row.insertCell().textContent = layer.type;
+    const cell = row.insertCell();
+    for (const f of FIELDS[layer.type] ?? []) {
+      const label = document.createElement("label");
+      label.className = "inline";
+      label.append(`${f.replace("_size", "")} `);
+      const input = document.createElement("input");
+      input.type = "number";
+      input.min = f === "padding" ? "0" : "1";
+      input.value = String(layer[f] ?? "");
+      input.dataset.layer = String(i);
+      input.dataset.field = f;
+      input.addEventListener("input", () => { layer[f] = Number(input.value); schedule(); });
+      label.append(input);
+      cell.append(label, " ");
+    }
+    const info = summary?.layers?.[i];
+    row.insertCell().textContent = info ? info.output : "";
+    row.insertCell().textContent = info ? info.out_shape.join("×") : "";
+    row.insertCell().textContent = info ? String(info.param_count) : "";
+    const rm = document.createElement("button");
+    rm.textContent = "✕";
+    rm.title = "Remove this layer";
+    rm.addEventListener("click", () => { draft.layers.splice(i, 1); schedule(0); });
+    row.insertCell().append(rm);
+  });
+  const status = $("arch-status");
+  if (error) {
+    status.textContent = `✗ ${error}`;
+    status.className = "small bad";
+  } else if (summary) {
+    status.textContent = `✓ ${summary.param_count} trainable parameters, ${summary.macs} multiply-adds per example`;
+    status.className = "small ok";
+  }
+  $("arch-apply").disabled = Boolean(error);
+}
+
+async function check() {
+  draft.input_shape = ["arch-c", "arch-h", "arch-w"].map((id) => Number($(id).value));
+  draft.loss = $("arch-loss").value;
+  try {
+    const r = await fetch("/api/network", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ network: draft }),
+    });
+    const data = await r.json();
+    if (!r.ok) render(null, typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+    else render(data, null);
+  } catch (err) {
+    render(null, `the server did not answer (${err.message})`);
+  }
+}
+
+function schedule(ms = 250) {
+  clearTimeout(timer);
+  timer = setTimeout(check, ms);
+}
+
+export function showSpec(spec) {
+  draft = fromSpec(spec);
+  $("arch-c").value = String(draft.input_shape[0]);
+  $("arch-h").value = String(draft.input_shape[1]);
+  $("arch-w").value = String(draft.input_shape[2]);
+  $("arch-loss").value = draft.loss;
+  schedule(0);
+}
+
+export function bindArchitecture(actions) {
+  $("arch-preset").replaceChildren(...[["", "choose…"], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])].map(([v, t]) => {
+    const o = document.createElement("option");
+    o.value = v;
+    o.textContent = t;
+    return o;
+  }));
+  $("arch-preset").addEventListener("change", (e) => {
+    const p = PRESETS[e.target.value];
+    if (p) {
+      showSpec(p.network);
+      actions.presetChosen(p);
+    }
+  });
+  for (const id of ["arch-c", "arch-h", "arch-w", "arch-loss"]) $(id).addEventListener("change", () => schedule(0));
+  $("arch-add").addEventListener("click", () => {
+    const type = $("arch-add-type").value;
+    const defaults = { conv2d: conv(4), maxpool2d: pool(), dense: dense(4) };
+    const layer = JSON.parse(JSON.stringify(defaults[type] ?? act(type)));
+    // New layers go before the output layer (the sigmoid/softmax stays last).
+    const at = draft.layers.length && ["sigmoid", "softmax"].includes(draft.layers.at(-1).type) ? draft.layers.length - 2 : draft.layers.length;
+    draft.layers.splice(Math.max(0, at), 0, layer);
+    schedule(0);
+  });
+  $("arch-apply").addEventListener("click", () => actions.useNetwork(JSON.parse(JSON.stringify(draft))));
+}

@@ -1,0 +1,196 @@
+// Datasets and training: pick a dataset, train with a live progress bar and curve (NDJSON
+// stream from POST /api/train, cancellable), and pick dataset examples as the input.
+
+const $ = (id) => document.getElementById(id);
+let datasets = [];
+let controller = null;
+let offset = 0;
+
+export function currentDataset() {
+  return datasets.find((d) => d.name === $("ds-name").value) ?? null;
+}
+
+export function selectedClasses() {
+  const text = $("ds-classes").value.trim();
+  if (!text) return null;
+  return text.split(",").map((t) => Number(t.trim()));
+}
+
+// Class names for the network's outputs when the chosen dataset (and classes) match it.
+export function classNames(units) {
+  const d = currentDataset();
+  if (!d) return null;
+  const picked = selectedClasses();
+  const names = picked ? picked.map((c) => d.classes[c] ?? String(c)) : d.classes;
+  return names.length === units || (units === 1 && names.length === 2) ? names : null;
+}
+
+function thumb(input) {
+  const [c, h, w] = [input.length, input[0].length, input[0][0].length];
+  const canvas = document.createElement("canvas");
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) {
+    const k = 4 * (r * w + q);
+    const rgb = c === 3 ? [0, 1, 2].map((i) => input[i][r][q]) : [0, 0, 0].map(() => input[0][r][q]);
+    // Ink dark on white, as the digits were written.
+    for (let i = 0; i < 3; i++) img.data[k + i] = Math.round(255 * (1 - Math.min(1, Math.max(0, rgb[i]))));
+    img.data[k + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  const data = await r.json();
+  if (!r.ok) throw new Error(data.detail ?? r.statusText);
+  return data;
+}
+
+function describe() {
+  const d = currentDataset();
+  if (!d) return;
+  $("ds-info").textContent = `${d.description}. Input ${d.input_shape.join("×")}, classes ${d.classes.join(", ")}; ` +
+    `${d.train_size} train / ${d.test_size} test (fixed seeded split). Licence ${d.licence}. Source: ${d.source}.`;
+}
+
+export async function loadSamples(actions) {
+  const d = currentDataset();
+  if (!d) return;
+  const classes = $("ds-classes").value.trim();
+  const url = `/api/datasets/${encodeURIComponent(d.name)}/samples?split=${$("ds-split").value}&offset=${offset}&count=12` +
+    (classes ? `&classes=${encodeURIComponent(classes)}` : "");
+  let data;
+  try {
+    data = await getJSON(url);
+  } catch (err) {
+    actions.toast(err.message);
+    return;
+  }
+  $("ds-samples").replaceChildren(...data.samples.map((s) => {
+    const b = document.createElement("button");
+    b.className = "sample";
+    b.title = `${data.split} #${s.index}: ${s.class_name} (label ${s.label})`;
+    b.dataset.index = String(s.index);
+    b.append(thumb(s.input));
+    const cap = document.createElement("span");
+    cap.textContent = s.class_name;
+    b.append(cap);
+    b.addEventListener("click", () => actions.useExample(s.input, s.label, d.input_shape));
+    return b;
+  }));
+  if (data.total) offset = (offset + 12) % data.total;
+}
+
+function drawCurve(history) {
+  const x = history.map((p) => p.iteration);
+  // eslint-disable-next-line no-undef
+  Plotly.react($("tr-curve"), [
+    { x, y: history.map((p) => p.loss), name: "training loss", mode: "lines", line: { color: "#1f3b57" } },
+    { x, y: history.map((p) => p.train_accuracy), name: "train accuracy", mode: "lines", yaxis: "y2", line: { color: "#2a9d8f" } },
+    { x, y: history.map((p) => p.test_accuracy), name: "test accuracy", mode: "lines", yaxis: "y2", line: { color: "#f4a261" } },
+  ], {
+    height: 190, margin: { l: 40, r: 40, t: 6, b: 30 }, legend: { orientation: "h", y: 1.2, font: { size: 10 } },
+    xaxis: { title: { text: "iteration" } }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
+    yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], title: { text: "accuracy" } },
+    paper_bgcolor: "rgba(0,0,0,0)",
+  }, { displayModeBar: false, responsive: true });
+}
+
+async function train(actions) {
+  const s = actions.state();
+  const d = currentDataset();
+  const body = {
+    network: s.network, params: s.params, dataset: d.name, classes: selectedClasses(),
+    iterations: Number($("tr-iterations").value), batch_size: Number($("tr-batch").value),
+    learning_rate: Number($("tr-lr").value), optimizer: $("tr-optimizer").value, seed: s.seed, stream: true,
+  };
+  controller = new AbortController();
+  const history = [];
+  $("btn-train").disabled = true;
+  $("btn-cancel").hidden = false;
+  $("tr-bar").style.width = "0%";
+  $("tr-status").textContent = "starting…";
+  document.body.dataset.training = "1";
+  try {
+    const r = await fetch("/api/train", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: controller.signal,
+    });
+    if (!r.ok) {
+      const data = await r.json().catch(() => ({ detail: r.statusText }));
+      throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+    }
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let result = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const event = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (event.type === "progress") {
+          history.push(event);
+          $("tr-bar").style.width = `${(100 * event.iteration) / event.total}%`;
+          $("tr-status").textContent = `iteration ${event.iteration} of ${event.total}: loss ${event.loss?.toFixed(4)}, ` +
+            `train ${(100 * event.train_accuracy).toFixed(1)}%, test ${(100 * event.test_accuracy).toFixed(1)}%`;
+          drawCurve(history);
+        } else if (event.type === "done" || event.type === "diverged") {
+          result = event;
+        }
+      }
+    }
+    if (!result) throw new Error("the training stream ended early");
+    const last = result.history.at(-1);
+    $("tr-status").textContent = result.status === "diverged"
+      ? `diverged at iteration ${result.diverged_at} (the loss or an update was not finite): kept the last finite parameters. Lower η.`
+      : `done: ${result.iterations_done} iterations, test accuracy ${(100 * last.test_accuracy).toFixed(1)}%. The page now uses the trained parameters.`;
+    $("tr-status").className = `small ${result.status === "diverged" ? "bad" : "ok"}`;
+    await actions.trained(result.params);
+  } catch (err) {
+    if (err.name === "AbortError") {
+      $("tr-status").textContent = "cancelled: the parameters are unchanged";
+      $("tr-status").className = "small muted";
+    } else {
+      $("tr-status").textContent = err.message;
+      $("tr-status").className = "small bad";
+    }
+  } finally {
+    controller = null;
+    $("btn-train").disabled = false;
+    $("btn-cancel").hidden = true;
+    document.body.dataset.training = "0";
+  }
+}
+
+export async function bindTraining(actions) {
+  datasets = (await getJSON("/api/datasets")).datasets;
+  $("ds-name").replaceChildren(...datasets.map((d) => {
+    const o = document.createElement("option");
+    o.value = d.name;
+    o.textContent = `${d.name} (${d.input_shape.slice(1).join("×")}, ${d.classes.length} classes)`;
+    return o;
+  }));
+  $("ds-name").addEventListener("change", () => { offset = 0; describe(); loadSamples(actions); });
+  $("ds-classes").addEventListener("change", () => { offset = 0; loadSamples(actions); });
+  $("ds-split").addEventListener("change", () => { offset = 0; loadSamples(actions); });
+  $("ds-more").addEventListener("click", () => loadSamples(actions));
+  $("btn-train").addEventListener("click", () => train(actions));
+  $("btn-cancel").addEventListener("click", () => controller?.abort());
+  describe();
+  await loadSamples(actions);
+}
+
+export function chooseDataset(name, classes) {
+  if (!datasets.some((d) => d.name === name)) return;
+  $("ds-name").value = name;
+  $("ds-classes").value = classes ? classes.join(",") : "";
+  offset = 0;
+  describe();
+}

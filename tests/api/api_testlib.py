@@ -1,0 +1,97 @@
+"""Helpers shared by the API tests (imported as a plain module: pytest's default "prepend"
+import mode puts this rootless test directory on sys.path; the name is unique so it cannot
+clash with another test directory's helpers or conftest).
+
+``ApiClient`` drives ``httpx.AsyncClient(transport=httpx.ASGITransport(app=app))`` on an
+event loop of its own, so tests stay plain functions (no pytest-asyncio) while requests run
+exactly as the app serves them: middleware, error handlers and thread pool included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from app.main import app
+
+Json = dict[str, Any]
+
+# The seed's example: a 6x6 image with a vertical bar in columns 2-3.
+BAR_INPUT: list[list[float]] = [[0.0, 0.0, 1.0, 1.0, 0.0, 0.0] for _ in range(6)]
+
+
+class ApiClient:
+    """Blocking wrapper around an AsyncClient bound to the app; records each request's duration."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        self.last_seconds = 0.0
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        start = time.perf_counter()
+        response = self.loop.run_until_complete(self.client.request(method, url, **kwargs))
+        self.last_seconds = time.perf_counter() - start
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def post_raw(self, url: str, body: bytes, content_type: str = "application/json") -> httpx.Response:
+        """POST bytes as they are: how NaN, Infinity and 1e400 literals reach the server."""
+        return self.post(url, content=body, headers={"content-type": content_type})
+
+    def post_ok(self, url: str, body: Json) -> Json:
+        """POST JSON and return the decoded body of a 200 (failing with the server's detail otherwise)."""
+        response = self.post(url, json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def upload(self, data: bytes, filename: str = "image.png", content_type: str = "image/png",
+               **form: Any) -> httpx.Response:
+        """POST /api/images with ``data`` as the multipart ``file`` and ``form`` as its fields."""
+        fields = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in form.items()}
+        return self.post("/api/images", files={"file": (filename, data, content_type)}, data=fields)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.aclose())
+        self.loop.close()
+
+
+def encode_image(im: Image.Image, fmt: str = "PNG", **save_kwargs: Any) -> bytes:
+    """``im`` saved in memory as ``fmt`` (PNG, JPEG, GIF, ...)."""
+    buf = io.BytesIO()
+    im.save(buf, fmt, **save_kwargs)
+    return buf.getvalue()
+
+
+def bar_image(width: int = 60, height: int = 60, mode: str = "L") -> Image.Image:
+    """White with a black vertical bar over the middle third of the columns."""
+    im = Image.new(mode, (width, height), "white")
+    im.paste("black", (width // 3, 0, 2 * width // 3, height))
+    return im
+
+
+def rejected(client: ApiClient, response: httpx.Response, status: int | None, *words: str) -> str:
+    """Assert a 4xx JSON error (``status`` if given) whose detail contains every word
+    (case-insensitive), that came back within 1 s, and that the server still answers."""
+    seconds = client.last_seconds
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    if status is not None:
+        assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    for word in words:
+        assert word.lower() in detail.lower(), f"{word!r} not in {detail!r}"
+    assert seconds < 1.0, f"took {seconds:.2f} s"
+    assert client.get("/api/health").status_code == 200
+    return detail
