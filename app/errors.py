@@ -57,7 +57,7 @@ async def input_error_handler(request: Request, exc: InputError) -> JSONResponse
 async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 400 and detail == "There was an error parsing the body":
-        detail = "the body could not be parsed: send JSON (nested at most 64 deep) or multipart form data"
+        detail = "the body could not be parsed: send UTF-8 JSON (arrays nested at most 32 deep) or multipart form data"
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 

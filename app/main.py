@@ -31,6 +31,8 @@ def body_limit(path: str, content_type: str) -> int:
 
 def create_app() -> FastAPI:
     app = FastAPI(
+        docs_url=None,  # served by pages.py from local files: FastAPI's page loads Swagger UI from a CDN
+        redoc_url=None,
         title="backprop-viz",
         version=meta.VERSION,
         description="Forward, backward and update of a small CNN, every number as JSON, in the notation of the "
@@ -43,6 +45,7 @@ def create_app() -> FastAPI:
     app.include_router(training.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
+    app.mount("/vendor/swagger", StaticFiles(directory=str(pages.SWAGGER_UI)), name="swagger")
     # Outermost last: headers go on every response, including the guard's own 413/408.
     app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)

@@ -55,13 +55,13 @@ class UpdateRequest(Body):
     network: dict[str, Any] | None = NetworkField
     params: dict[str, NestedList]
     gradients: dict[str, NestedList] = Field(description="dW{k}, db{k}, as returned by /api/backward.")
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, description="eta in W - eta * dW.")
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"params": EXAMPLE_PARAMS, "gradients": EXAMPLE_GRADS, "learning_rate": 0.1}]})
 
 
 class StepRequest(BackwardRequest):
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, description="eta in W - eta * dW.")
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1, "learning_rate": 0.1}]})
 
@@ -162,7 +162,7 @@ class TrainRequest(Body):
                                             description="Train on these classes only, relabelled 0..k-1 in order.")
     iterations: StrictInt = Field(ge=1, le=settings.max_train_iterations)
     batch_size: StrictInt = Field(16, ge=1, le=settings.max_batch_size)
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate)
+    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True)
     optimizer: Literal["sgd", "momentum", "adam"] = Field("sgd", description="sgd is the seed's rule.")
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seeds the minibatch order.")
     points: StrictInt = Field(50, ge=1, le=500, description="How many history points (and progress events).")

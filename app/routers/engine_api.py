@@ -39,14 +39,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/init", response_model=InitResponse, responses=ERRORS)
+@router.post("/init", summary="Fresh parameters", response_model=InitResponse, responses=ERRORS)
 async def init(req: InitRequest) -> Response:
     """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
     net = compute.network(req.network)
     return json_response({"network": net.spec, "params": as_lists(init_params(net, req.seed))})
 
 
-@router.post("/forward", response_model=ForwardResponse, responses=ERRORS)
+@router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS)
 async def forward_route(req: ForwardRequest) -> Response:
     """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
     net = compute.network(req.network)
@@ -62,7 +62,7 @@ def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
     return rec
 
 
-@router.post("/backward", response_model=BackwardResponse, responses=ERRORS)
+@router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS)
 async def backward_route(req: BackwardRequest) -> Response:
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
     net = compute.network(req.network)
@@ -72,7 +72,7 @@ async def backward_route(req: BackwardRequest) -> Response:
     return json_response(compute.record_body(rec))
 
 
-@router.post("/update", response_model=UpdateResponse, responses=ERRORS)
+@router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS)
 async def update(req: UpdateRequest) -> Response:
     """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
     net = compute.network(req.network)
@@ -82,7 +82,7 @@ async def update(req: UpdateRequest) -> Response:
     return json_response({"params": as_lists(new)})
 
 
-@router.post("/step", response_model=StepResponse, responses=ERRORS)
+@router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS)
 async def step(req: StepRequest) -> Response:
     """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
     net = compute.network(req.network)
@@ -94,7 +94,8 @@ async def step(req: StepRequest) -> Response:
     return json_response(body)
 
 
-@router.post("/gradcheck", response_model=GradcheckResponse, responses=ERRORS)
+@router.post("/gradcheck", summary="Gradient check by finite differences", response_model=GradcheckResponse,
+             responses=ERRORS)
 async def gradcheck_route(req: GradcheckRequest) -> Response:
     """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
     (at most `max_entries` per parameter, sampled with a fixed seed)."""
@@ -121,7 +122,7 @@ async def gradcheck_route(req: GradcheckRequest) -> Response:
     return json_response(body)
 
 
-@router.post("/network", response_model=NetworkResponse, responses=ERRORS)
+@router.post("/network", summary="Check a network spec", response_model=NetworkResponse, responses=ERRORS)
 async def network_check(req: NetworkRequest) -> Response:
     """Check a network spec without running it: per-layer shapes and parameter counts, or a 422 saying what
     does not fit."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly
+import swagger_ui_bundle
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -15,6 +16,7 @@ from app.settings import limits, settings
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SWAGGER_UI = Path(swagger_ui_bundle.swagger_ui_path)
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,6 +33,12 @@ async def index(request: Request) -> HTMLResponse:
 async def plotly_js() -> FileResponse:
     # Versioned by the installed package; a day's caching keeps reloads instant.
     return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def docs(request: Request) -> HTMLResponse:
+    """The OpenAPI docs, served offline (FastAPI's default page loads Swagger UI from a CDN)."""
+    return templates.TemplateResponse(request, "docs.html", {})
 
 
 @router.get("/favicon.ico")

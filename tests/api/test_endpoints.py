@@ -63,7 +63,13 @@ def test_docs_page_is_html(client: ApiClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger" in response.text.lower()
-    assert "/openapi.json" in response.text
+    # Served offline: Swagger UI from the installed package, no CDN, no inline script.
+    assert "http" not in response.text.replace("http-equiv", "")
+    assert "<script>" not in response.text
+    for asset in ("/vendor/swagger/swagger-ui-bundle.js", "/vendor/swagger/swagger-ui.css", "/static/js/docs.js"):
+        assert asset in response.text
+        assert client.get(asset).status_code == 200
+    assert "/openapi.json" in client.get("/static/js/docs.js").text
 
 
 def json_post_operations(spec: Json) -> dict[str, Json]:
