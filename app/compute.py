@@ -4,6 +4,7 @@ label into engine objects, run engine work off the event loop when it is big, an
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from functools import lru_cache
@@ -13,6 +14,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.arrays import first, to_array, to_arrays
+from app.errors import ApiError
 from app.settings import settings
 from engine import InputError, Network, Record, SpecError, check_input, check_labels, check_params, read_spec
 
@@ -57,17 +59,20 @@ def _quiet(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
 
+_heavy = asyncio.Semaphore(settings.max_heavy_jobs)
+
+
 async def run(net: Network, fn: Callable[..., T], *args: Any) -> T:
     """Small work inline (a thread hop costs more than the seed network's whole step);
     big work in the thread pool so the event loop keeps serving."""
     if net.macs <= settings.inline_macs:
         return _quiet(fn, *args)
-    return await run_in_threadpool(_quiet, fn, *args)
+    return await run_heavy(fn, *args)
 
 
 def prediction(rec: Record) -> dict[str, Any]:
     out = rec.output[0]
-    probs = [1.0 - float(out[0]), float(out[0])] if rec.net.loss == "bce" else out.tolist()
+    probs = [1.0 - float(out[0]), float(out[0])] if rec.net.loss == "bce" else out
     return {"class": int(rec.predicted_class()[0]), "probabilities": probs}
 
 
@@ -84,11 +89,14 @@ def record_body(rec: Record) -> dict[str, Any]:
         body["loss"] = rec.loss
     if rec.gradients:
         body["local"] = first(rec.local_derivatives())
-        body["gradients"] = {k: (g.tolist() if k[1:] in net.param_shapes else g[0].tolist())
-                             for k, g in rec.gradients.items()}
+        body["gradients"] = {k: (g if k[1:] in net.param_shapes else g[0]) for k, g in rec.gradients.items()}
     return body
 
 
 async def run_heavy(fn: Callable[..., T], *args: Any) -> T:
-    """Always in the thread pool (e.g. a gradient check: two forward passes per entry)."""
-    return await run_in_threadpool(_quiet, fn, *args)
+    """In the thread pool, at most ``max_heavy_jobs`` at once per worker; beyond that a 503
+    at once rather than a queue that grows until every request times out."""
+    if _heavy.locked():
+        raise ApiError(503, f"the server is busy with {settings.max_heavy_jobs} large computations; retry in a moment")
+    async with _heavy:
+        return await run_in_threadpool(_quiet, fn, *args)

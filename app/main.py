@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import errors
-from app.middleware import BodyGuard, SecurityHeaders
+from app.middleware import BodyGuard, ConcurrencyLimit, SecurityHeaders
 from app.routers import engine_api, images, meta, pages, training
 from app.settings import settings
 
@@ -48,6 +48,7 @@ def create_app() -> FastAPI:
     app.mount("/vendor/swagger", StaticFiles(directory=str(pages.SWAGGER_UI)), name="swagger")
     # Outermost last: headers go on every response, including the guard's own 413/408.
     app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_in_flight)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
     return app
 

@@ -85,6 +85,36 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 
+class ConcurrencyLimit:
+    """At most ``limit`` requests in flight per worker; the next gets a 503 at once (with
+    Retry-After) instead of queueing until everyone times out. Health checks are exempt so a
+    load balancer can tell "busy" from "down"."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ("/api/health",)) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            payload = json.dumps({"detail": f"the server is busy ({self.limit} requests in progress on this "
+                                            "worker); retry in a moment"}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
         self.app = app

@@ -20,7 +20,7 @@ class Settings:
     max_upload_bytes: int = 2 * MIB  # the image file itself
     # The whole multipart body may carry the file plus a few small fields and boundaries.
     max_multipart_bytes: int = 2 * MIB + 64 * KIB
-    body_timeout_s: float = 10.0  # a client that trickles its body is cut off (408)
+    body_timeout_s: float = float(os.environ.get("BPV_BODY_TIMEOUT", "5"))  # a trickling body gets a 408
     max_learning_rate: float = 100.0
     max_image_pixels: int = 4096 * 4096  # decoded size; larger is treated as a decompression bomb
     max_gradcheck_entries: int = 256  # per parameter; a bigger tensor is sampled
@@ -34,6 +34,8 @@ class Settings:
     # its evaluations: roughly 30 s of NumPy here at worst.
     max_train_macs: int = 30_000_000_000
     max_concurrent_trainings: int = 2  # one per core; more get a 429
+    max_heavy_jobs: int = 4  # gradient checks and big networks waiting for a worker thread; more get a 503
+    max_in_flight: int = int(os.environ.get("BPV_MAX_IN_FLIGHT", "128"))  # requests per worker; more get a 503
     max_samples: int = 64  # examples per /api/datasets/{name}/samples call
 
 

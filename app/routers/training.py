@@ -7,7 +7,6 @@ and a client that disconnects (cancel) stops the run at the next chunk boundary.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import compute
-from app.arrays import as_lists, json_response
+from app.arrays import as_lists, encode, json_response
 from app.errors import ApiError
 from app.schemas import TrainRequest, TrainResponse
 from app.settings import settings
@@ -133,7 +132,7 @@ async def train(req: TrainRequest) -> Response:
             _running.release()
         return json_response(_result(trainer, data))
 
-    async def events() -> AsyncIterator[str]:
+    async def events() -> AsyncIterator[bytes]:
         try:
             yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
             while trainer.iteration < req.iterations:
@@ -149,5 +148,5 @@ async def train(req: TrainRequest) -> Response:
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n"
+def _line(obj: dict[str, Any]) -> bytes:
+    return encode(obj) + b"\n"
