@@ -54,7 +54,7 @@ function outlines(cells, color) {
 export function draw(el, z, opts = {}) {
   const rows = z.length;
   const cols = z[0].length;
-  const width = opts.width ?? Math.max(60, el.parentElement?.parentElement?.clientWidth || 150);
+  const width = opts.width ?? 150;
   const cell = Math.max(8, Math.min(CELL * (opts.scale ?? 1), Math.floor((width - (rows >= 3 ? 38 : 6)) / cols)));
   const digits = cell >= 30 ? 3 : 2;
   const signed = opts.signed ?? range(z)[0] < 0;
@@ -66,7 +66,9 @@ export function draw(el, z, opts = {}) {
     ygap: 1,
     showscale: opts.colorbar ?? rows >= 3,
     colorbar: { thickness: 6, len: 1, outlinewidth: 0, tickfont: { size: 8 }, x: 1.02, xpad: 2, nticks: 3 },
-    texttemplate: cell >= 18 ? `%{z:.${digits}f}` : "",
+    // Numbers only where they fit ("-0.123" needs ~30 px at 10 px type, "-0.12" ~24 px at 8 px);
+    // smaller cells still show the value on hover.
+    texttemplate: cell >= 24 ? `%{z:.${digits}f}` : "",
     textfont: { size: cell >= 30 ? 10 : 8 },
     hovertemplate: `${opts.label ?? ""}[%{y},%{x}] = %{z}<extra></extra>`,
   };
@@ -133,8 +135,12 @@ export function drawArray(container, prefix, name, value, opts = {}) {
     }
     container.dataset.ids = ids.join(",");
   }
+  // Several channels/filters: small multiples, two to a row, so a stage stays compact.
+  const width = opts.width ?? Math.max(60, container.clientWidth || 150);
+  const each = shown.length > 2 ? Math.floor(width / 2) - 6 : width;
   return Promise.all(shown.map((p, i) => draw(document.getElementById(ids[i]), p.z, {
     ...opts,
+    width: each,
     label: p.label,
     winners: opts.winnersFor?.(i),
     passes: opts.passesFor?.(i),

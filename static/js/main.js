@@ -10,7 +10,7 @@ import {
   state, undo,
 } from "./state.js";
 import {
-  buildParams, buildStrip, drawBackward, drawForward, drawParams, hideGradients, setSummary, summary,
+  buildParams, buildStrip, clearForward, drawBackward, drawForward, drawParams, hideGradients, setSummary, summary,
 } from "./strip.js";
 import { bindTraining, chooseDataset, classNames, loadSamples } from "./train.js";
 import { renderLossCurve, renderUpdate } from "./update.js";
@@ -68,6 +68,7 @@ async function drawAll({ animate = false } = {}) {
   await drawParams(state.params, editWeight);
   renderEquations($("equations"), { fwd: state.fwd, bwd: state.bwd, params: state.params, label: state.label });
   if (state.fwd) await drawForward(state.fwd);
+  else clearForward();
   if (state.bwd) await drawBackward(state.bwd, { animate });
   else hideGradients();
   renderPrediction(state.fwd?.prediction);

@@ -60,7 +60,8 @@ export function restore(iteration) {
 
 // Undo: mid-iteration, back to its start; at an iteration's start, back to the one before.
 export function undo() {
-  if (state.phase !== "forward" || state.fwd) return restore(state.iteration);
+  // Phase "forward" is an iteration's start even when `fwd` still shows the last one (after Step/Update).
+  if (state.phase !== "forward") return restore(state.iteration);
   if (state.history.length < 2) return false;
   return restore(state.history[state.history.length - 2].iteration);
 }

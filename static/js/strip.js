@@ -39,14 +39,15 @@ function el(tag, cls, text) {
 
 // A stage's share of the strip's width: its heatmap's columns, plus room for the colour bar.
 function weight(shape) {
-  const cols = shape.length ? shape[shape.length - 1] : 1;
+  if (shape.length < 3) return Math.min(shape[0] ?? 1, 8) / 2 + 3; // vectors: one thin row
+  const cols = shape[2] * (shape[0] > 2 ? 2 : 1); // several channels sit two to a row
   return Math.min(cols, 16) + 2.5;
 }
 
 export function buildStrip(root) {
   const all = stages();
   const weights = all.map((s) => weight(s.layer ? s.layer.out_shape : summary.shapes.X));
-  root.style.gridTemplateColumns = [...weights, 3.5].map((w) => `minmax(0, ${w}fr)`).join(" ");
+  root.style.gridTemplateColumns = [...weights, 5].map((w) => `minmax(0, ${w}fr)`).join(" ");
   root.replaceChildren(...all.map((s) => {
     const card = el("div", "stage");
     card.id = `stage-${s.name}`;
@@ -113,6 +114,15 @@ export async function drawForward(fwd) {
   return Promise.all(jobs);
 }
 
+// No forward pass yet in this iteration (after Undo/Reset): nothing stale stays on screen.
+export function clearForward() {
+  for (const s of stages()) {
+    const el = document.getElementById(`act-${s.name}`);
+    if (el) { el.replaceChildren(); delete el.dataset.ids; }
+  }
+  document.getElementById("loss-value").textContent = "–";
+}
+
 export function hideGradients() {
   for (const s of stages()) document.getElementById(`gradwrap-${s.name}`)?.classList.add("hidden");
   for (const e of document.querySelectorAll(".pgrad-wrap")) e.classList.add("hidden");
@@ -146,14 +156,14 @@ export async function drawBackward(bwd, { animate = true, delay = 110 } = {}) {
       const wrap = document.getElementById(`gradwrap-${step.name}`);
       const w = winners[step.name];
       const p = passes[step.name];
+      wrap.classList.remove("hidden"); // first, so the panel's width is known when it is drawn
       await drawArray(document.getElementById(`grad-${step.name}`), "grad", `d${step.name}`, g, {
         signed: true, winnersFor: w ? (i) => w[i] : undefined, passesFor: p ? (i) => p[i] : undefined,
       });
-      wrap.classList.remove("hidden");
     } else {
       const wrap = document.getElementById(`pgradwrap-${step.name}`);
-      await drawArray(document.getElementById(`pgrad-${step.name}`), "pgrad", `d${step.name}`, g, { width: 200, signed: true });
       wrap?.classList.remove("hidden");
+      await drawArray(document.getElementById(`pgrad-${step.name}`), "pgrad", `d${step.name}`, g, { width: 200, signed: true });
     }
     if (animate) await new Promise((r) => setTimeout(r, delay));
   }
