@@ -52,6 +52,12 @@ def example(net: Network, value: Any, label: Any = None) -> tuple[np.ndarray, np
     return x, (None if label is None else check_labels(net, label, 1))
 
 
+def request_example(req: Any) -> tuple[Network, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+    """A forward/backward/step/gradcheck body read into (network, params, x, y)."""
+    net = network(req.network)
+    return net, params(net, req.params), *example(net, req.input, req.label)
+
+
 def _quiet(fn: Callable[..., T], *args: Any) -> T:
     # A runaway learning rate overflows; the response encoder reports that as a 422, so
     # NumPy's RuntimeWarnings would only be noise in the server log.
@@ -97,6 +103,7 @@ async def run_heavy(fn: Callable[..., T], *args: Any) -> T:
     """In the thread pool, at most ``max_heavy_jobs`` at once per worker; beyond that a 503
     at once rather than a queue that grows until every request times out."""
     if _heavy.locked():
-        raise ApiError(503, f"the server is busy with {settings.max_heavy_jobs} large computations; retry in a moment")
+        raise ApiError(503, f"the server is busy with {settings.max_heavy_jobs} large computations; retry in a moment",
+                       headers={"Retry-After": "1"})
     async with _heavy:
         return await run_in_threadpool(_quiet, fn, *args)

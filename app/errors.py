@@ -18,10 +18,11 @@ from engine import InputError, SpecError
 class ApiError(Exception):
     """A client error with its status code and a message fit to show a learner."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = headers  # e.g. Retry-After on a 503
 
 
 def error_response(status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -43,7 +44,7 @@ async def validation_handler(request: Request, exc: RequestValidationError) -> J
 
 
 async def api_error_handler(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, exc.detail)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
 
 async def spec_error_handler(request: Request, exc: SpecError) -> JSONResponse:

@@ -79,6 +79,19 @@ class NetworkRequest(Body):
 
 
 # ----------------------------------------------------------------------------- responses
+class FieldError(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx body (app/errors.py): never FastAPI's default, whose `detail` is a list."""
+
+    detail: str = Field(description="What was wrong and what is allowed.")
+    errors: list[FieldError] | None = Field(None, description="Per field, when the request failed validation.")
+
+
 class Prediction(BaseModel):
     class_: int = Field(alias="class", description="The predicted class (A2 >= 0.5 for bce).")
     probabilities: list[float] = Field(description="Per class; for bce [1 - A2, A2].")

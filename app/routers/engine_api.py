@@ -14,6 +14,7 @@ from app.errors import ApiError
 from app.schemas import (
     BackwardRequest,
     BackwardResponse,
+    ErrorResponse,
     ForwardRequest,
     ForwardResponse,
     GradcheckRequest,
@@ -34,8 +35,9 @@ from engine.gradcheck import EPS, gradcheck
 router = APIRouter(prefix="/api", tags=["engine"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"description": "Body over 1 MiB."},
-    422: {"description": "A bad network, array, label or learning rate; `detail` says what and what is allowed."},
+    413: {"model": ErrorResponse, "description": "Body over 1 MiB."},
+    422: {"model": ErrorResponse,
+          "description": "A bad network, array, label or learning rate; `detail` says what and what is allowed."},
 }
 
 
@@ -49,9 +51,7 @@ async def init(req: InitRequest) -> Response:
 @router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS)
 async def forward_route(req: ForwardRequest) -> Response:
     """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
-    net = compute.network(req.network)
-    params = compute.params(net, req.params)
-    x, y = compute.example(net, req.input, req.label)
+    net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, forward, net, params, x, y)
     return json_response(compute.record_body(rec))
 
@@ -65,9 +65,7 @@ def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
 @router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS)
 async def backward_route(req: BackwardRequest) -> Response:
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
-    net = compute.network(req.network)
-    params = compute.params(net, req.params)
-    x, y = compute.example(net, req.input, req.label)
+    net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, _forward_backward, net, params, x, y)
     return json_response(compute.record_body(rec))
 
@@ -85,9 +83,7 @@ async def update(req: UpdateRequest) -> Response:
 @router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS)
 async def step(req: StepRequest) -> Response:
     """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
-    net = compute.network(req.network)
-    params = compute.params(net, req.params)
-    x, y = compute.example(net, req.input, req.label)
+    net, params, x, y = compute.request_example(req)
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
     body = compute.record_body(result.record)
     body.update(params=as_lists(result.params), loss_after=result.loss_after, learning_rate=req.learning_rate)
@@ -99,9 +95,7 @@ async def step(req: StepRequest) -> Response:
 async def gradcheck_route(req: GradcheckRequest) -> Response:
     """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
     (at most `max_entries` per parameter, sampled with a fixed seed)."""
-    net = compute.network(req.network)
-    params = compute.params(net, req.params)
-    x, y = compute.example(net, req.input, req.label)
+    net, params, x, y = compute.request_example(req)
     assert y is not None
     tensors = len(net.param_shapes)
     # Two forward passes per checked entry: bound the whole check's multiply-adds.

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from app import compute
 from app.arrays import as_lists, encode, json_response
 from app.errors import ApiError
-from app.schemas import TrainRequest, TrainResponse
+from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import settings
 from engine import datasets
 from engine.train import DatasetMismatch, Trainer
@@ -45,7 +45,9 @@ async def list_datasets() -> Response:
     return json_response({"datasets": [datasets.load(n).meta() for n in datasets.NAMES]})
 
 
-@router.get("/datasets/{name}/samples")
+@router.get("/datasets/{name}/samples", responses={
+    404: {"model": ErrorResponse, "description": "Unknown dataset."},
+    422: {"model": ErrorResponse, "description": "A bad split, offset, count or classes."}})
 async def samples(
     name: str,
     split: Annotated[str, Query(pattern="^(train|test)$")] = "test",
@@ -114,8 +116,10 @@ async def _acquire() -> None:
 
 
 @router.post("/train", response_model=TrainResponse, responses={
-    404: {"description": "Unknown dataset."}, 429: {"description": "Too many runs at once."},
-    422: {"description": "Bad request, a dataset that does not fit the network, or too much work."}})
+    404: {"model": ErrorResponse, "description": "Unknown dataset."},
+    429: {"model": ErrorResponse, "description": "Too many runs at once."},
+    422: {"model": ErrorResponse,
+          "description": "Bad request, a dataset that does not fit the network, or too much work."}})
 async def train(req: TrainRequest) -> Response:
     """Train on a dataset. `stream: false` answers with {status, params, history}; `stream: true` answers with
     NDJSON: a `start` line, a `progress` line per history point, then a `done` or `diverged` line carrying the
