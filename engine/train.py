@@ -101,12 +101,15 @@ class Trainer:
 
     def evaluate(self) -> dict[str, Any]:
         """A history point: mean training loss since the last point, train and test accuracy."""
-        point = {
-            "iteration": self.iteration,
-            "loss": float(np.mean(self.pending)) if self.pending else None,
-            "train_accuracy": accuracy(self.net, self.params, self.data.x_train, self.data.y_train),
-            "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
-        }
+        # Params just short of divergence are finite but can overflow a forward pass: silenced
+        # as in run(), the predictions are still defined (and such a run stops at its next step).
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            point = {
+                "iteration": self.iteration,
+                "loss": float(np.mean(self.pending)) if self.pending else None,
+                "train_accuracy": accuracy(self.net, self.params, self.data.x_train, self.data.y_train),
+                "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
+            }
         self.pending = []
         self.history.append(point)
         return point

@@ -23,6 +23,7 @@ from app.settings import limits, settings
 router = APIRouter(prefix="/api", tags=["images"])
 
 SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8")  # how every PNG and every JPEG starts
 
 
 def decode(data: bytes, height: int, width: int, channels: int, invert: bool) -> dict[str, Any]:
@@ -31,6 +32,10 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
     try:
         im = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
     except UnidentifiedImageError:
+        if data.startswith(SIGNATURES):  # a PNG or JPEG whose header is cut short or broken
+            kind = "PNG" if data.startswith(SIGNATURES[0]) else "JPEG"
+            raise ApiError(422, f"the {kind} image could not be read (its header is broken); it may be truncated "
+                                "or corrupt") from None
         raise ApiError(415, "the file is not a PNG or JPEG image; only PNG and JPEG are accepted") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard (its warning too, when warnings are errors) fires in open() on a
