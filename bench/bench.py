@@ -6,23 +6,29 @@
 
 Run: python bench/bench.py [--quick]. PyTorch is optional (parts 1-2 need it).
 Timings are the minimum (engine parts) or median (HTTP) of interleaved repeats, so a
-noisy neighbour on the machine hurts both sides alike.
+noisy neighbour on the machine hurts both sides alike. Both sides run one thread (the
+server runs one worker per core with single-threaded BLAS), so the ratios are per core.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import socket
-import statistics
-import subprocess
-import sys
-import time
-import timeit
-from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
+# Before NumPy (and torch) load: one thread each, per core as the server runs.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import timeit  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -97,6 +103,7 @@ def compare(name: str, spec: dict, n: int, number: int, repeat: int, rounds: int
     try:
         import torch
         torch.set_default_dtype(torch.float64)
+        torch.set_num_threads(1)
         ref = torch_step(spec, params, x, y)
     except ImportError:
         ref = None
@@ -121,34 +128,43 @@ def free_port() -> int:
 
 
 def http(requests: int) -> None:
-    import httpx
+    import http.client
+    import json
 
     port = free_port()
-    env = {**os.environ, "BPV_PORT": str(port)}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                               "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+                               "--log-level", "warning", "--no-access-log"], cwd=ROOT)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(100):
-                try:
-                    client.get("/api/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            params = client.post("/api/init", json={"seed": 0}).json()["params"]
-            body = {"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1, "learning_rate": 0.1}
-            for _ in range(200):  # warm up both paths
-                client.get("/api/health")
-                client.post("/api/step", json=body)
-            health, step = [], []
-            for _ in range(requests):
-                t = time.perf_counter()
-                client.get("/api/health")
-                health.append(time.perf_counter() - t)
-                t = time.perf_counter()
-                r = client.post("/api/step", json=body)
-                step.append(time.perf_counter() - t)
-                assert r.status_code == 200
+        for _ in range(100):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/api/health")
+                conn.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        headers = {"content-type": "application/json"}
+
+        def call(method: str, path: str, body: str | None = None) -> bytes:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            assert r.status == 200, data[:200]
+            return data
+
+        params = json.loads(call("POST", "/api/init", "{}"))["params"]
+        body = json.dumps({"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1, "learning_rate": 0.1})
+        for _ in range(200):  # warm up both paths
+            call("GET", "/api/health")
+            call("POST", "/api/step", body)
+        health, step = [], []
+        for _ in range(requests):  # interleaved over one keep-alive connection
+            t = time.perf_counter()
+            call("GET", "/api/health")
+            health.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            call("POST", "/api/step", body)
+            step.append(time.perf_counter() - t)
         h, s = statistics.median(health), statistics.median(step)
         print(f"HTTP keep-alive: /api/health median {h * 1e6:.0f} us | /api/step median {s * 1e6:.0f} us | "
               f"step/health = {s / h:.2f}x", flush=True)
