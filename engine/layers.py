@@ -8,13 +8,13 @@ conv, the ReLU input, the max-pool winners.
 
 Speed: the seed's network is tiny, so NumPy's per-call overhead (about 1 us a call) is the
 cost to beat, not arithmetic. Index maps for im2col and pooling are planned once per shape
-(``lru_cache``) and every layer is a handful of NumPy calls: a gather, one GEMM, a bincount.
+(a byte-bounded cache) and every layer is a handful of NumPy calls: a gather, one GEMM, a bincount.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,36 @@ Grads = tuple[Array, ...]
 
 
 # ----------------------------------------------------------------------------- index plans
-@lru_cache(maxsize=128)
+PLAN_CACHE_BYTES = 256 * 1024 * 1024
+
+
+def byte_bounded_cache(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Memoise ``fn`` by its (int) arguments, evicting the oldest plans once they hold more
+    than PLAN_CACHE_BYTES: a count-bounded cache could pin gigabytes of index maps for big
+    batches. A hit costs a dict lookup."""
+    cache: dict[tuple[int, ...], Any] = {}
+    sizes: dict[tuple[int, ...], int] = {}
+    lock = threading.Lock()  # training runs in worker threads
+
+    def cached(*args: int) -> Any:
+        hit = cache.get(args)
+        if hit is not None:
+            return hit
+        value = fn(*args)
+        arrays = value if isinstance(value, tuple) else (value,)
+        with lock:
+            cache[args] = value
+            sizes[args] = sum(a.nbytes for a in arrays if a.base is None)
+            while len(cache) > 1 and sum(sizes.values()) > PLAN_CACHE_BYTES:
+                oldest = next(iter(cache))
+                del cache[oldest], sizes[oldest]
+        return value
+
+    cached.cache_clear = lambda: (cache.clear(), sizes.clear())  # type: ignore[attr-defined]
+    return cached
+
+
+@byte_bounded_cache
 def conv_plan(n: int, c: int, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int,
               pw: int) -> Array:
     """Gather map (N, Ho*Wo, C*kh*kw) into the batch's flat input: [n, p, k] is the input cell
@@ -47,7 +76,7 @@ def conv_plan(n: int, c: int, h: int, w: int, kh: int, kw: int, sh: int, sw: int
     return np.ascontiguousarray(glob, dtype=np.intp)
 
 
-@lru_cache(maxsize=128)
+@byte_bounded_cache
 def pool_plan(n: int, c: int, h: int, w: int, kh: int, kw: int, sh: int, sw: int) -> tuple[Array, Array, Array]:
     """Window map (N*C*Ho*Wo, kh*kw) into the batch's flat input, window cells in row-major
     order so ``argmax`` picks the first maximum as PyTorch does; the same map raveled, and

@@ -10,3 +10,4 @@ MAX_UNITS = 1024
 MAX_STRIDE = 8
 MAX_MACS = 20_000_000  # multiply-adds per example in the forward pass
 MAX_ACTIVATION_VALUES = 1_000_000  # values in all arrays of one example's forward pass
+MAX_BATCH_BYTES = 512 * 1024 * 1024  # memory one training batch (or evaluation chunk) may take

@@ -111,6 +111,13 @@ class Network:
     loss: str
     param_shapes: dict[str, Shape] = field(default_factory=dict)
     macs: int = 0  # multiply-adds per example in the forward pass
+    work_values: int = 0  # float64 values one example holds in a forward pass: arrays + im2col patches
+
+    @property
+    def example_bytes(self) -> int:
+        """Memory one example of a batch costs through forward and backward (arrays, patches,
+        their gradients and caches: about three copies)."""
+        return 3 * 8 * self.work_values
 
     def summary(self) -> list[dict[str, Any]]:
         """Per layer: its config, the array it produces and shape, and its parameter count."""
@@ -200,6 +207,7 @@ def read_spec(spec: Any = None) -> Network:
     k = 0  # index of the latest trainable layer: names Z{k}, A{k}, P{k}
     used: set[str] = {"X"}
     macs = 0
+    patches = 0
     values = _prod(input_shape)
     for i, raw in enumerate(raw_layers):
         if not isinstance(raw, dict) or "type" not in raw:
@@ -237,6 +245,7 @@ def read_spec(spec: Any = None) -> Network:
             param_shapes[f"b{k}"] = (filters,)
             name = f"Z{k}"
             macs += _prod(out_shape) * cin * kh * kwid
+            patches += _prod(out_shape[1:]) * cin * kh * kwid
             kw = dict(kernel=(kh, kwid), stride=(sh, sw), padding=(ph, pw), units=filters)
         elif kind == "maxpool2d":
             if len(shape) != 3:
@@ -300,7 +309,8 @@ def read_spec(spec: Any = None) -> Network:
         raise SpecError("cross_entropy needs at least 2 output units (one per class)", last.index)
 
     net = Network(spec=normalised(input_shape, layers, loss), input_shape=input_shape,
-                  layers=tuple(layers), loss=loss, param_shapes=param_shapes, macs=macs)
+                  layers=tuple(layers), loss=loss, param_shapes=param_shapes, macs=macs,
+                  work_values=values + patches)
     if net.param_count > MAX_PARAMS:
         raise SpecError(f"the network has {net.param_count} parameters; at most {MAX_PARAMS} are allowed")
     if macs > MAX_MACS:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.datasets import Dataset
+from engine.limits import MAX_BATCH_BYTES
 from engine.network import Params, backward, forward
 from engine.optim import make
 from engine.spec import Network
@@ -41,6 +42,7 @@ def labels_for(net: Network, y: np.ndarray) -> np.ndarray:
 def accuracy(net: Network, params: Params, x: np.ndarray, y: np.ndarray, chunk: int = 512) -> float:
     if len(y) == 0:
         return 0.0
+    chunk = max(1, min(chunk, MAX_BATCH_BYTES // net.example_bytes))  # big inputs: smaller chunks
     hits = 0
     for i in range(0, len(y), chunk):
         rec = forward(net, params, x[i:i + chunk])

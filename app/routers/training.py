@@ -18,7 +18,7 @@ from app import compute
 from app.arrays import as_lists, encode, json_response
 from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
-from app.settings import settings
+from app.settings import limits, settings
 from engine import datasets
 from engine.train import DatasetMismatch, Trainer
 
@@ -80,6 +80,10 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
     net = compute.network(req.network)
     params = compute.params(net, req.params)
     data = dataset(req.dataset, req.classes)
+    batch_bytes = net.example_bytes * min(req.batch_size, len(data.y_train))
+    if batch_bytes > limits.MAX_BATCH_BYTES:
+        raise ApiError(422, f"a batch of {req.batch_size} needs about {batch_bytes / 2**20:.0f} MiB with this network; "
+                            f"at most {limits.MAX_BATCH_BYTES // 2**20} MiB are allowed: use a smaller batch")
     evals = req.points * (len(data.y_train) + len(data.y_test))
     cost = net.macs * (3 * req.iterations * min(req.batch_size, len(data.y_train)) + evals)
     if cost > settings.max_train_macs:
