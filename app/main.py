@@ -8,19 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from app import errors
 from app.middleware import BodyGuard, ConcurrencyLimit, SecurityHeaders
 from app.routers import engine_api, images, meta, pages, training
-from app.settings import settings
-
-SECURITY_HEADERS = {
-    # Scripts only from this origin. Styles also allow 'unsafe-inline' because plotly.js
-    # injects a <style> element and sets style attributes at run time; no script can.
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+from app.settings import SECURITY_HEADERS, settings
 
 
 def body_limit(path: str, content_type: str) -> int:
