@@ -18,6 +18,8 @@ from engine.network import Params, backward, forward
 from engine.optim import make
 from engine.spec import Network
 
+TRAIN_EVAL = 500
+
 
 class DatasetMismatch(ValueError):
     """The dataset does not fit the network (input shape or number of classes)."""
@@ -75,6 +77,10 @@ class Trainer:
         self.cursor = 0
         self.y_train = labels_for(self.net, self.data.y_train)
         self.pending: list[float] = []
+        # Train accuracy at each history point on a fixed sample of at most TRAIN_EVAL
+        # examples: the whole training set each time made evaluation most of a run's cost.
+        n = len(self.data.y_train)
+        self.eval_idx = np.sort(np.random.default_rng(0).choice(n, size=min(n, TRAIN_EVAL), replace=False))
 
     def _batch(self) -> np.ndarray:
         n = len(self.y_train)
@@ -102,14 +108,16 @@ class Trainer:
         return True
 
     def evaluate(self) -> dict[str, Any]:
-        """A history point: mean training loss since the last point, train and test accuracy."""
+        """A history point: mean training loss since the last point, accuracy on (a fixed sample
+    of at most 500 examples of) the training set and on the whole test set."""
         # Params just short of divergence are finite but can overflow a forward pass: silenced
         # as in run(), the predictions are still defined (and such a run stops at its next step).
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             point = {
                 "iteration": self.iteration,
                 "loss": float(np.mean(self.pending)) if self.pending else None,
-                "train_accuracy": accuracy(self.net, self.params, self.data.x_train, self.data.y_train),
+                "train_accuracy": accuracy(self.net, self.params, self.data.x_train[self.eval_idx],
+                                           self.data.y_train[self.eval_idx]),
                 "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
             }
         self.pending = []

@@ -20,7 +20,7 @@ from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
 from engine import datasets
-from engine.train import DatasetMismatch, Trainer
+from engine.train import TRAIN_EVAL, DatasetMismatch, Trainer
 
 router = APIRouter(prefix="/api", tags=["training"])
 _running = asyncio.Semaphore(settings.max_concurrent_trainings)
@@ -84,7 +84,7 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
     if batch_bytes > limits.MAX_BATCH_BYTES:
         raise ApiError(422, f"a batch of {req.batch_size} needs about {batch_bytes / 2**20:.0f} MiB with this network; "
                             f"at most {limits.MAX_BATCH_BYTES // 2**20} MiB are allowed: use a smaller batch")
-    evals = req.points * (len(data.y_train) + len(data.y_test))
+    evals = req.points * (min(len(data.y_train), TRAIN_EVAL) + len(data.y_test))
     cost = net.macs * (3 * req.iterations * min(req.batch_size, len(data.y_train)) + evals)
     if cost > settings.max_train_macs:
         raise ApiError(422, f"this run needs about {cost:.2e} multiply-adds; at most {settings.max_train_macs:.0e} "

@@ -11,18 +11,22 @@ const act = (type) => ({ type });
 export const PRESETS = {
   seed: {
     label: "the seed's network (6×6, bars)", dataset: ["bars", null],
+    train: { optimizer: "sgd", lr: 0.5, iterations: 1500, batch: 16 },
     network: { input_shape: [1, 6, 6], layers: [conv(1), act("relu"), pool(), act("flatten"), dense(1), act("sigmoid")], loss: "bce" },
   },
   strokes: {
     label: "4 filters, softmax (6×6 strokes, 4 classes)", dataset: ["strokes", null],
+    train: { optimizer: "adam", lr: 0.05, iterations: 600, batch: 16 },
     network: { input_shape: [1, 6, 6], layers: [conv(4), act("relu"), pool(), act("flatten"), dense(4), act("softmax")], loss: "cross_entropy" },
   },
   digitpair: {
     label: "seed-style on 8×8 digits, 3 vs 8", dataset: ["digits", [3, 8]],
+    train: { optimizer: "adam", lr: 0.05, iterations: 400, batch: 16 },
     network: { input_shape: [1, 8, 8], layers: [conv(2), act("relu"), pool(), act("flatten"), dense(1), act("sigmoid")], loss: "bce" },
   },
   twoblock: {
     label: "two conv blocks, all 10 digits", dataset: ["digits", null],
+    train: { optimizer: "adam", lr: 0.01, iterations: 600, batch: 32 },
     network: {
       input_shape: [1, 8, 8],
       layers: [conv(8, 3, 1), act("relu"), pool(), conv(16, 3, 1), act("relu"), pool(), act("flatten"), dense(10), act("softmax")],

@@ -11,7 +11,18 @@ export const CELL = 40; // px per cell at most
 // (C, H, W) -> C panels, (F, C, h, w) -> F*C panels, (D,) -> one 1xD row, scalar -> 1x1.
 export function panels(name, value) {
   if (!Array.isArray(value)) return [{ label: name, z: [[value]], index: (r, c) => [] }];
-  if (!Array.isArray(value[0])) return [{ label: name, z: [value], index: (r, c) => [c] }];
+  if (!Array.isArray(value[0])) {
+    // A long vector (F of a deeper network, 64 values) wraps into rows of 16, so its cells
+    // stay visible in a narrow card; the last row is padded with gaps.
+    if (value.length <= 16) return [{ label: name, z: [value], index: (r, c) => [c] }];
+    const rows = [];
+    for (let i = 0; i < value.length; i += 16) {
+      const row = value.slice(i, i + 16);
+      while (row.length < 16) row.push(null);
+      rows.push(row);
+    }
+    return [{ label: `${name} (rows of 16)`, z: rows, index: (r, c) => [r * 16 + c] }];
+  }
   if (!Array.isArray(value[0][0])) return [{ label: name, z: value, index: (r, c) => [r, c] }];
   if (!Array.isArray(value[0][0][0]))
     return value.map((z, ch) => ({ label: value.length > 1 ? `${name}[${ch}]` : name, z, index: (r, c) => [ch, r, c] }));
@@ -24,14 +35,14 @@ export function panels(name, value) {
 
 function maxAbs(z) {
   let m = 0;
-  for (const row of z) for (const v of row) m = Math.max(m, Math.abs(v));
+  for (const row of z) for (const v of row) if (v !== null) m = Math.max(m, Math.abs(v));
   return m || 1;
 }
 
 function range(z) {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const row of z) for (const v of row) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  for (const row of z) for (const v of row) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   return [lo, hi];
 }
 

@@ -264,7 +264,12 @@ async function importState(file) {
   } catch {
     throw new Error(`${file.name} is not JSON; the current state is unchanged`);
   }
-  const problem = checkStateFile(data);
+  let problem;
+  try {
+    problem = checkStateFile(data);
+  } catch {
+    problem = "the state file's arrays are nested too deeply to check"; // a RangeError from the recursive check
+  }
   if (problem) throw new Error(`${problem}; the current state is unchanged`);
   // The server checks every array with the API's own rules before anything is replaced.
   try {
@@ -347,7 +352,7 @@ export const actions = {
     await doForward();
   }),
   useNetwork: (spec) => guarded(() => useNetwork(spec)),
-  presetChosen: (p) => { chooseDataset(...p.dataset); loadSamples(actions); },
+  presetChosen: (p) => { chooseDataset(...p.dataset, p.train); loadSamples(actions); },
   state: () => state,
   toast,
   applyEdit,

@@ -38,7 +38,7 @@ export function pushIteration(newParams, record) {
 export function adoptParams(params) {
   state.params = params;
   state.iteration += 1;
-  state.history.push({ iteration: state.iteration, params: clone(params), losses: state.losses.length });
+  state.history.push({ iteration: state.iteration, params: clone(params), losses: state.losses.length, trained: true });
   Object.assign(state, { phase: "forward", fwd: null, bwd: null, lastUpdate: null });
 }
 
@@ -61,7 +61,9 @@ export function restore(iteration) {
 // Undo: mid-iteration, back to its start; at an iteration's start, back to the one before.
 export function undo() {
   // Phase "forward" is an iteration's start even when `fwd` still shows the last one (after Step/Update).
-  if (state.phase !== "forward") return restore(state.iteration);
+  // So is a trained iteration with only its Forward done (the page runs it after training): Undo undoes the run.
+  const trainedStart = state.phase === "backward" && state.history.at(-1)?.trained;
+  if (state.phase !== "forward" && !trainedStart) return restore(state.iteration);
   if (state.history.length < 2) return false;
   return restore(state.history[state.history.length - 2].iteration);
 }
@@ -85,7 +87,20 @@ export function exportable() {
 const isObj = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 const finiteNum = (x) => typeof x === "number" && Number.isFinite(x);
 
-// Structural check of a state file; the server then checks every array (same rules as the API).
+// Same nesting and lengths as `ref`, finite numbers at the leaves (the API's array rules).
+// `ref` comes from the same file, so a pathological depth throws a RangeError, which
+// importState reports as such.
+function sameShape(a, ref) {
+  if (Array.isArray(ref)) return Array.isArray(a) && a.length === ref.length && a.every((v, i) => sameShape(v, ref[i]));
+  return finiteNum(a);
+}
+
+function paramsLike(p, ref) {
+  return isObj(p) && Object.keys(p).length === Object.keys(ref).length && Object.keys(ref).every((k) => sameShape(p[k], ref[k]));
+}
+
+// Structural check of a state file; the server then checks the network, params, input and
+// label with the API's own rules, and every history snapshot must match those params' shapes.
 export function checkStateFile(data) {
   if (!isObj(data) || data.app !== "backprop-viz") return "not a backprop-viz state file (no \"app\": \"backprop-viz\")";
   if (data.version !== STATE_VERSION) return `state file version ${data.version} is not supported (expected ${STATE_VERSION})`;
@@ -99,6 +114,10 @@ export function checkStateFile(data) {
     return "losses must be a list of {iteration, loss, loss_after}";
   if (!Array.isArray(data.history) || !data.history.every((h) => isObj(h) && isObj(h.params) && Number.isInteger(h.iteration)))
     return "history must be a list of {iteration, params, losses}";
+  const bad = data.history.findIndex((h) => !paramsLike(h.params, data.params));
+  if (bad >= 0) return `history[${bad}].params do not have the shapes of params (or hold a non-number)`;
+  if (!data.losses.every((l) => l.loss_after === undefined || l.loss_after === null || finiteNum(l.loss_after)))
+    return "losses[].loss_after must be numbers";
   return null;
 }
 

@@ -47,7 +47,8 @@ function weight(shape) {
 export function buildStrip(root) {
   const all = stages();
   const weights = all.map((s) => weight(s.layer ? s.layer.out_shape : summary.shapes.X));
-  root.style.gridTemplateColumns = [...weights, 5].map((w) => `minmax(0, ${w}fr)`).join(" ");
+  // The loss card last, never narrower than its number: with many stages a 0-minimum cut "2.1746" to "2.17".
+  root.style.gridTemplateColumns = [...weights.map((w) => `minmax(0, ${w}fr)`), "minmax(max-content, 5fr)"].join(" ");
   root.replaceChildren(...all.map((s) => {
     const card = el("div", "stage");
     card.id = `stage-${s.name}`;

@@ -107,6 +107,7 @@ async function train(actions) {
     network: s.network, params: s.params, dataset: d.name, classes: selectedClasses(),
     iterations: Number($("tr-iterations").value), batch_size: Number($("tr-batch").value),
     learning_rate: Number($("tr-lr").value), optimizer: $("tr-optimizer").value, seed: s.seed, stream: true,
+    points: 25,
   };
   controller = new AbortController();
   const history = [];
@@ -187,10 +188,17 @@ export async function bindTraining(actions) {
   await loadSamples(actions);
 }
 
-export function chooseDataset(name, classes) {
+// A preset's dataset and the training settings known to work for it.
+export function chooseDataset(name, classes, train) {
   if (!datasets.some((d) => d.name === name)) return;
   $("ds-name").value = name;
   $("ds-classes").value = classes ? classes.join(",") : "";
+  if (train) {
+    $("tr-optimizer").value = train.optimizer;
+    $("tr-lr").value = String(train.lr);
+    $("tr-iterations").value = String(train.iterations);
+    $("tr-batch").value = String(train.batch);
+  }
   offset = 0;
   describe();
 }

@@ -140,9 +140,12 @@ def test_broken_imports_show_a_toast_and_change_nothing(page: Page, page_log: Pa
     not_json.write_text("this is {not JSON")
     assert_refused(page, not_json, before, "notes.json is not JSON")
 
-    # Passes the page's structural check; the server refuses the (1,1,2,2) W1 with a 422.
+    # Passes the page's structural check (history snapshots agree with params); the server
+    # refuses the (1,1,2,2) W1 with a 422.
     bad = copy.deepcopy(good)
     bad["params"]["W1"] = [[[[0.1, 0.2], [0.3, 0.4]]]]
+    for snapshot in bad["history"]:
+        snapshot["params"]["W1"] = bad["params"]["W1"]
     wrong_shape = tmp_path / "wrong-shape.json"
     wrong_shape.write_text(json.dumps(bad))
     page_log.allow(r"^error: Failed to load resource: the server responded with a status of 422")
