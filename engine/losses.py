@@ -16,9 +16,9 @@ Array = np.ndarray
 
 
 def bce_value(z: Array, y: Array) -> float:
-    """mean(log(1 + e^z) - z y) for z (N, 1), y (N, 1); logaddexp(0, z) never overflows.
-    np.add.reduce / N rather than np.mean: the same number at a third of the call overhead."""
-    return float(np.add.reduce((np.logaddexp(0.0, z) - z * y).ravel())) / z.shape[0]
+    """mean(log(1 + e^z) - z y) for z (N, 1), y (N,); logaddexp(0, z) never overflows.
+    A sum and a dot rather than np.mean of a product: the same number, half the calls."""
+    return float(np.logaddexp(0.0, z).sum() - np.dot(z[:, 0], y)) / z.shape[0]
 
 
 def ce_parts(z: Array, y: Array) -> tuple[float, Array, Array]:
@@ -68,5 +68,5 @@ OUTPUT_GRAD = {"bce": bce_da, "cross_entropy": ce_da}
 def loss_value(kind: str, z: Array, y: Array) -> float:
     """The batch-mean loss from the logits z and labels y."""
     if kind == "bce":
-        return bce_value(z, y.reshape(-1, 1))
+        return bce_value(z, y)
     return ce_parts(z, y)[0]
