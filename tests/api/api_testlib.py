@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 from typing import Any
 
@@ -26,16 +27,25 @@ BAR_INPUT: list[list[float]] = [[0.0, 0.0, 1.0, 1.0, 0.0, 0.0] for _ in range(6)
 
 
 class ApiClient:
-    """Blocking wrapper around an AsyncClient bound to the app; records each request's duration."""
+    """Blocking wrapper around an AsyncClient bound to the app; records each request's duration.
+
+    Its event loop runs in a thread of its own: the calling thread may already have a running
+    loop (Playwright's sync API keeps one while the browser tests' session fixture lives)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="api-client-loop", daemon=True)
+        self._thread.start()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         self.last_seconds = 0.0
 
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on this client's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         start = time.perf_counter()
-        response = self.loop.run_until_complete(self.client.request(method, url, **kwargs))
+        response = self.run(self.client.request(method, url, **kwargs))
         self.last_seconds = time.perf_counter() - start
         return response
 
@@ -62,7 +72,9 @@ class ApiClient:
         return self.post("/api/images", files={"file": (filename, data, content_type)}, data=fields)
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.aclose())
+        self.run(self.client.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
         self.loop.close()
 
 

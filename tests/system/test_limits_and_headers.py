@@ -309,7 +309,7 @@ def test_heavy_work_queue_503_carries_retry_after(system_client: ApiClient) -> N
         return list(await asyncio.gather(*(system_client.client.post("/api/gradcheck", json=body)
                                            for _ in range(settings.max_heavy_jobs + 8))))
 
-    responses = system_client.loop.run_until_complete(burst())
+    responses = system_client.run(burst())
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) == {200, 503}, statuses
     for response in responses:
