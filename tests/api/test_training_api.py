@@ -7,14 +7,12 @@ so those run against uvicorn serving the same app in a background thread on a fr
 
 from __future__ import annotations
 
-import ctypes
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,39 +73,6 @@ POINT_KEYS = {"iteration", "loss", "train_accuracy", "test_accuracy"}
 
 
 # ----------------------------------------------------------------------------- helpers
-def _openblas_threads() -> tuple[Any, Any] | None:
-    """(get, set) for the OpenBLAS that NumPy's wheel bundles, or None elsewhere."""
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("*openblas*")):
-        try:
-            lib = ctypes.CDLL(str(path))
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", "_64_"), ("openblas_", "")):
-            get, put = f"{prefix}get_num_threads{suffix}", f"{prefix}set_num_threads{suffix}"
-            if hasattr(lib, get) and hasattr(lib, put):
-                return getattr(lib, get), getattr(lib, put)
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread() -> Iterator[None]:
-    """Training runs here are many small matrix products; on a shared, loaded machine a
-    multi-threaded OpenBLAS spends most of its time spinning (10x slower measured). One
-    thread gives the same numbers, faster. Best effort: a no-op without NumPy's OpenBLAS."""
-    fns = _openblas_threads()
-    if fns is None:
-        yield
-        return
-    get, put = fns
-    before = get()
-    put(1)
-    try:
-        yield
-    finally:
-        put(before)
-
-
 def as_arrays(params: Json) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 

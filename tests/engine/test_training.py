@@ -4,9 +4,6 @@ does not fit the network is refused before any work."""
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,39 +36,6 @@ LINEAR_STACK_SPEC: dict[str, Any] = {
                {"type": "dense", "units": 1}, {"type": "sigmoid"}],
     "loss": "bce",
 }
-
-
-def _openblas_threads() -> tuple[Any, Any] | None:
-    """(get, set) for the OpenBLAS that NumPy's wheel bundles, or None elsewhere."""
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("*openblas*")):
-        try:
-            lib = ctypes.CDLL(str(path))
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas_", "64_"), ("scipy_openblas_", "_64_"), ("openblas_", "")):
-            get, put = f"{prefix}get_num_threads{suffix}", f"{prefix}set_num_threads{suffix}"
-            if hasattr(lib, get) and hasattr(lib, put):
-                return getattr(lib, get), getattr(lib, put)
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread() -> Iterator[None]:
-    """Training is many small matrix products; on a shared, loaded machine a multi-threaded
-    OpenBLAS spends most of its time spinning (the digits run measured 20-45 s instead of
-    2-4 s). One thread gives the same numbers. Best effort: a no-op without NumPy's OpenBLAS."""
-    fns = _openblas_threads()
-    if fns is None:
-        yield
-        return
-    get, put = fns
-    before = get()
-    put(1)
-    try:
-        yield
-    finally:
-        put(before)
 
 
 def finite(params: dict[str, np.ndarray]) -> bool:
