@@ -83,11 +83,13 @@ export function draw(el, z, opts = {}) {
     textfont: { size: cell >= 30 ? 10 : 8 },
     hovertemplate: `${opts.label ?? ""}[%{y},%{x}] = %{z}<extra></extra>`,
   };
+  const all = opts.shared ?? [z]; // small multiples share one colour scale, so they compare
   if (signed) {
-    const m = maxAbs(z);
+    const m = Math.max(...all.map(maxAbs));
     Object.assign(trace, { zmin: -m, zmax: m, zmid: 0 });
   } else {
-    const [lo, hi] = range(z);
+    const lo = Math.min(...all.map((p) => range(p)[0]));
+    const hi = Math.max(...all.map((p) => range(p)[1]));
     Object.assign(trace, { zmin: Math.min(0, lo), zmax: hi > 0 ? hi : 1 });
   }
   const shapes = [...outlines(opts.winners ?? [], "#f4a261"), ...outlines(opts.passes ?? [], "#2a9d8f")];
@@ -146,12 +148,17 @@ export function drawArray(container, prefix, name, value, opts = {}) {
     }
     container.dataset.ids = ids.join(",");
   }
-  // Several channels/filters: small multiples, two to a row, so a stage stays compact.
+  // Several channels/filters: small multiples, two to a row, on one shared colour scale
+  // whose bar only the first carries, so a stage stays compact.
   const width = opts.width ?? Math.max(60, container.clientWidth || 150);
-  const each = shown.length > 2 ? Math.floor(width / 2) - 6 : width;
+  const many = shown.length > 2;
+  const each = many ? Math.floor(width / 2) - 6 : width;
+  const shared = shown.length > 1 ? shown.map((p) => p.z) : undefined;
   return Promise.all(shown.map((p, i) => draw(document.getElementById(ids[i]), p.z, {
     ...opts,
-    width: each,
+    shared,
+    colorbar: many && i > 0 ? false : opts.colorbar,
+    width: many && i > 0 ? each + 34 : each,
     label: p.label,
     winners: opts.winnersFor?.(i),
     passes: opts.passesFor?.(i),
