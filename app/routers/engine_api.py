@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app import compute
 from app.arrays import as_lists, json_response
+from app.body import openapi_body, read_json
 from app.errors import ApiError
 from app.schemas import (
     BackwardRequest,
@@ -41,16 +42,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/init", summary="Fresh parameters", response_model=InitResponse, responses=ERRORS)
-async def init(req: InitRequest) -> Response:
+@router.post("/init", summary="Fresh parameters", response_model=InitResponse, responses=ERRORS,
+             openapi_extra=openapi_body(InitRequest))
+async def init(request: Request) -> Response:
     """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
+    req = await read_json(request, InitRequest)
     net = compute.network(req.network)
     return json_response({"network": net.spec, "params": as_lists(init_params(net, req.seed))})
 
 
-@router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS)
-async def forward_route(req: ForwardRequest) -> Response:
+@router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS,
+             openapi_extra=openapi_body(ForwardRequest))
+async def forward_route(request: Request) -> Response:
     """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
+    req = await read_json(request, ForwardRequest)
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, forward, net, params, x, y)
     return json_response(compute.record_body(rec))
@@ -62,17 +67,21 @@ def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
     return rec
 
 
-@router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS)
-async def backward_route(req: BackwardRequest) -> Response:
+@router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS,
+             openapi_extra=openapi_body(BackwardRequest))
+async def backward_route(request: Request) -> Response:
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
+    req = await read_json(request, BackwardRequest)
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, _forward_backward, net, params, x, y)
     return json_response(compute.record_body(rec))
 
 
-@router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS)
-async def update(req: UpdateRequest) -> Response:
+@router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS,
+             openapi_extra=openapi_body(UpdateRequest))
+async def update(request: Request) -> Response:
     """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
+    req = await read_json(request, UpdateRequest)
     net = compute.network(req.network)
     params = compute.params(net, req.params)
     grads = compute.params(net, req.gradients, prefix="d")
@@ -80,9 +89,11 @@ async def update(req: UpdateRequest) -> Response:
     return json_response({"params": as_lists(new)})
 
 
-@router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS)
-async def step(req: StepRequest) -> Response:
+@router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS,
+             openapi_extra=openapi_body(StepRequest))
+async def step(request: Request) -> Response:
     """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
+    req = await read_json(request, StepRequest)
     net, params, x, y = compute.request_example(req)
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
     body = compute.record_body(result.record)
@@ -91,10 +102,11 @@ async def step(req: StepRequest) -> Response:
 
 
 @router.post("/gradcheck", summary="Gradient check by finite differences", response_model=GradcheckResponse,
-             responses=ERRORS)
-async def gradcheck_route(req: GradcheckRequest) -> Response:
+             responses=ERRORS, openapi_extra=openapi_body(GradcheckRequest))
+async def gradcheck_route(request: Request) -> Response:
     """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
     (at most `max_entries` per parameter, sampled with a fixed seed)."""
+    req = await read_json(request, GradcheckRequest)
     net, params, x, y = compute.request_example(req)
     assert y is not None
     tensors = len(net.param_shapes)
@@ -116,10 +128,12 @@ async def gradcheck_route(req: GradcheckRequest) -> Response:
     return json_response(body)
 
 
-@router.post("/network", summary="Check a network spec", response_model=NetworkResponse, responses=ERRORS)
-async def network_check(req: NetworkRequest) -> Response:
+@router.post("/network", summary="Check a network spec", response_model=NetworkResponse, responses=ERRORS,
+             openapi_extra=openapi_body(NetworkRequest))
+async def network_check(request: Request) -> Response:
     """Check a network spec without running it: per-layer shapes and parameter counts, or a 422 saying what
     does not fit."""
+    req = await read_json(request, NetworkRequest)
     net = compute.network(req.network)
     return json_response({
         "network": net.spec, "layers": net.summary(), "shapes": {k: list(v) for k, v in net.shapes().items()},
