@@ -25,24 +25,28 @@ Array = np.ndarray
 
 def to_array(name: str, value: Any) -> Array:
     """A float64 array from a JSON value, or a 422 naming ``name`` and what is allowed."""
-    bad = f"{name} must be a number or a rectangular nested list of numbers"
     if value is None:
-        raise ApiError(422, f"{name} is required: {bad[len(name) + 1:]}")
+        raise ApiError(422, f"{name} is required: {_allowed(name)[len(name) + 1:]}")
     odd = _odd_leaves(value)
     if odd:
-        raise ApiError(422, f"{bad} (got {odd})")
+        raise ApiError(422, f"{_allowed(name)} (got {odd})")
     try:
         arr = np.asarray(value)
         if arr.dtype.kind == "O":  # ragged, or ints too big for int64
             arr = np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError, OverflowError, RecursionError):
-        raise ApiError(422, bad) from None
+        raise ApiError(422, _allowed(name)) from None
     if arr.dtype.kind not in "iuf":
-        raise ApiError(422, f"{bad} (got {_kind_name(arr.dtype.kind)})")
-    arr = arr.astype(np.float64, copy=False)
+        raise ApiError(422, f"{_allowed(name)} (got {_kind_name(arr.dtype.kind)})")
+    if arr.dtype != np.float64:
+        arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ApiError(422, f"{name} contains NaN or Infinity; only finite numbers are allowed")
     return arr
+
+
+def _allowed(name: str) -> str:
+    return f"{name} must be a number or a rectangular nested list of numbers"
 
 
 def _odd_leaves(value: Any) -> str | None:

@@ -129,6 +129,11 @@ def check_input(net: Network, x: Any) -> Array:
 
 def check_labels(net: Network, y: Any, n: int) -> Array:
     """Labels for a batch of n: 0/1 for bce, a class index 0..U-1 for cross_entropy."""
+    if n == 1 and type(y) in (int, float):  # one example's label, as the API sends it: no array work
+        if net.loss == "bce" and y in (0, 1):
+            return np.array([float(y)])
+        if net.loss == "cross_entropy" and float(y).is_integer() and 0 <= y < net.output_units:
+            return np.array([int(y)], dtype=np.int64)
     arr = np.atleast_1d(np.asarray(y))
     if arr.shape != (n,):
         raise InputError(f"label must be one value per example ({n}), got shape {list(arr.shape)}")
