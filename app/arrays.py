@@ -81,8 +81,8 @@ def first(arrays: dict[str, Array]) -> dict[str, Array]:
     return {k: v[0] for k, v in arrays.items()}
 
 
-def as_lists(arrays: dict[str, Array]) -> dict[str, Array]:
-    """Arrays as the encoder takes them (C-contiguous); it writes them as nested lists."""
+def contiguous(arrays: dict[str, Array]) -> dict[str, Array]:
+    """Arrays as the encoder takes them (C-contiguous); `encode` writes them as nested lists."""
     return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.network import sgd_update
+
 Params = dict[str, np.ndarray]
 
 
@@ -19,7 +21,7 @@ class SGD:
     lr: float
 
     def step(self, params: Params, grads: dict[str, np.ndarray]) -> Params:
-        return {k: p - self.lr * grads["d" + k] for k, p in params.items()}
+        return sgd_update(params, grads, self.lr)
 
 
 @dataclass

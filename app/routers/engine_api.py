@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import compute
-from app.arrays import as_lists, json_response
+from app.arrays import contiguous, json_response
 from app.body import openapi_body, read_json
 from app.errors import ApiError
 from app.schemas import (
@@ -48,7 +48,7 @@ async def init(request: Request) -> Response:
     """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
     req = await read_json(request, InitRequest)
     net = compute.network(req.network)
-    return json_response({"network": net.spec, "params": as_lists(init_params(net, req.seed))})
+    return json_response({"network": net.spec, "params": contiguous(init_params(net, req.seed))})
 
 
 @router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS,
@@ -86,7 +86,7 @@ async def update(request: Request) -> Response:
     params = compute.params(net, req.params)
     grads = compute.params(net, req.gradients, prefix="d")
     new = await compute.run(net, sgd_update, params, grads, req.learning_rate)
-    return json_response({"params": as_lists(new)})
+    return json_response({"params": contiguous(new)})
 
 
 @router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS,
@@ -97,7 +97,7 @@ async def step(request: Request) -> Response:
     net, params, x, y = compute.request_example(req)
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
     body = compute.record_body(result.record)
-    body.update(params=as_lists(result.params), loss_after=result.loss_after, learning_rate=req.learning_rate)
+    body.update(params=contiguous(result.params), loss_after=result.loss_after, learning_rate=req.learning_rate)
     return json_response(body)
 
 

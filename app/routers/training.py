@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import compute
-from app.arrays import as_lists, encode, json_response
+from app.arrays import contiguous, encode, json_response
 from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
@@ -106,7 +106,7 @@ def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
         "status": "diverged" if trainer.diverged_at else "done",
         "iterations_done": trainer.iteration,
         "diverged_at": trainer.diverged_at,
-        "params": as_lists(trainer.params),
+        "params": contiguous(trainer.params),
         "history": trainer.history,
         "dataset": data.meta(),
     }
