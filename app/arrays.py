@@ -23,11 +23,14 @@ from app.errors import ApiError
 Array = np.ndarray
 
 
-def to_array(name: str, value: Any) -> Array:
-    """A float64 array from a JSON value, or a 422 naming ``name`` and what is allowed."""
+def to_array(name: str, value: Any, plain: bool = False) -> Array:
+    """A float64 array from a JSON value, or a 422 naming ``name`` and what is allowed.
+    ``plain``: the body it came from has only finite numbers and no boolean or null
+    (app/body.py's ``parse``), so the leaf walk and the finiteness check are skipped; strings,
+    objects and ragged nests are still refused through NumPy's dtype."""
     if value is None:
         raise ApiError(422, f"{name} is required: {_allowed(name)[len(name) + 1:]}")
-    odd = _odd_leaves(value)
+    odd = None if plain else _odd_leaves(value)
     if odd:
         raise ApiError(422, f"{_allowed(name)} (got {odd})")
     try:
@@ -40,7 +43,7 @@ def to_array(name: str, value: Any) -> Array:
         raise ApiError(422, f"{_allowed(name)} (got {_kind_name(arr.dtype.kind)})")
     if arr.dtype != np.float64:
         arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
+    if not plain and not np.isfinite(arr).all():
         raise ApiError(422, f"{name} contains NaN or Infinity; only finite numbers are allowed")
     return arr
 
@@ -70,10 +73,10 @@ def _kind_name(kind: str) -> str:
     return {"b": "booleans", "U": "strings", "S": "strings", "O": "mixed values"}.get(kind, "non-numbers")
 
 
-def to_arrays(group: str, values: Any) -> dict[str, Array]:
+def to_arrays(group: str, values: Any, plain: bool = False) -> dict[str, Array]:
     if not isinstance(values, dict):
         raise ApiError(422, f"{group} must be an object mapping names to arrays")
-    return {str(k): to_array(f"{group}.{k}", v) for k, v in values.items()}
+    return {str(k): to_array(f"{group}.{k}", v, plain) for k, v in values.items()}
 
 
 def first(arrays: dict[str, Array]) -> dict[str, Array]:

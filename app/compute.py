@@ -39,14 +39,14 @@ def network(spec: dict[str, Any] | None) -> Network:
     return _read_cached(canonical)
 
 
-def params(net: Network, values: Any, prefix: str = "") -> dict[str, np.ndarray]:
+def params(net: Network, values: Any, prefix: str = "", plain: bool = False) -> dict[str, np.ndarray]:
     group = "gradients" if prefix else "params"
-    return check_params(net, to_arrays(group, values), prefix)
+    return check_params(net, to_arrays(group, values, plain), prefix)
 
 
-def example(net: Network, value: Any, label: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+def example(net: Network, value: Any, label: Any = None, plain: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """One example's input as a batch of one, and its label (None if not given)."""
-    x = check_input(net, to_array("input", value))
+    x = check_input(net, to_array("input", value, plain))
     if x.shape[0] != 1:
         raise InputError(f"input must be one example {list(net.input_shape)}, got a batch of {x.shape[0]}")
     return x, (None if label is None else check_labels(net, label, 1))
@@ -55,7 +55,8 @@ def example(net: Network, value: Any, label: Any = None) -> tuple[np.ndarray, np
 def request_example(req: Any) -> tuple[Network, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """A forward/backward/step/gradcheck body read into (network, params, x, y)."""
     net = network(req.network)
-    return net, params(net, req.params), *example(net, req.input, req.label)
+    plain = req._plain_numbers
+    return net, params(net, req.params, plain=plain), *example(net, req.input, req.label, plain)
 
 
 def _quiet(fn: Callable[..., T], *args: Any) -> T:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
 
 from app.settings import settings
 from engine import default_spec, init_params, read_spec
@@ -30,6 +30,9 @@ Label = StrictInt | StrictFloat
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # Set by app/body.py when the raw body vouches that every number in it is finite and no
+    # boolean or null is anywhere in it: its arrays then skip those checks (app/arrays.py).
+    _plain_numbers: bool = PrivateAttr(False)
 
 
 class InitRequest(Body):

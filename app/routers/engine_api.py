@@ -83,8 +83,8 @@ async def update(request: Request) -> Response:
     """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
     req = await read_json(request, UpdateRequest)
     net = compute.network(req.network)
-    params = compute.params(net, req.params)
-    grads = compute.params(net, req.gradients, prefix="d")
+    params = compute.params(net, req.params, plain=req._plain_numbers)
+    grads = compute.params(net, req.gradients, prefix="d", plain=req._plain_numbers)
     new = await compute.run(net, sgd_update, params, grads, req.learning_rate)
     return json_response({"params": contiguous(new)})
 
