@@ -106,6 +106,25 @@ def test_openapi_has_a_working_example_for_every_post(client: ApiClient) -> None
     assert "multipart/form-data" in upload
 
 
+
+def test_routes_added_directly_serve_and_document_what_include_router_would(
+        client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """app/main.py adds each router's routes to the app itself (include_router's per-request
+    matching cost a third of /api/health): the same paths, methods and OpenAPI document."""
+    import app.main
+
+    monkeypatch.setattr(app.main, "add_routes", lambda target, router: target.include_router(router))
+    included = app.main.create_app()
+
+    def routes(a: Any) -> list[tuple[str, list[str]]]:
+        # include_router leaves one wrapper per router in app.routes; look through it
+        flat = [r for top in a.routes for r in getattr(getattr(top, "original_router", None), "routes", [top])]
+        return sorted((r.path, sorted(getattr(r, "methods", None) or [])) for r in flat)
+
+    assert routes(app.main.app) == routes(included)
+    assert client.get("/openapi.json").json() == included.openapi()
+
+
 # ----------------------------------------------------------------------------- init
 def test_init_matches_engine_and_is_reproducible(client: ApiClient) -> None:
     first = client.post_ok("/api/init", {"seed": 7})
