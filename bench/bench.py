@@ -2,7 +2,8 @@
 
 1. Engine forward+backward+update on the seed network vs PyTorch CPU eager, float64.
 2. A 28x28 input, 8 filters of 3x3, batch 32: engine vs PyTorch, same step.
-3. /api/step on the seed network vs the same server's /api/health, keep-alive loopback.
+3. /api/step on the seed network vs the same server's /api/health, keep-alive loopback, with
+   the floor beside them: the same body in and the same bytes out with no work (floor_app.py).
 
 Run: python bench/bench.py [--quick]. PyTorch is optional (parts 1-2 need it).
 Timings are the minimum (engine parts) or median (HTTP) of interleaved repeats, so a
@@ -131,14 +132,17 @@ def free_port() -> int:
 
 
 def http(requests: int) -> None:
+    """/api/health, /bench/floor (bench/floor_app.py) and /api/step, interleaved over one
+    keep-alive connection with http.client (what requests and urllib use)."""
     import http.client
-    import json
+
+    from bench.floor_app import step_body
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port),
                                "--log-level", "warning", "--no-access-log"], cwd=ROOT)
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 conn.request("GET", "/api/health")
@@ -148,29 +152,31 @@ def http(requests: int) -> None:
                 time.sleep(0.1)
         headers = {"content-type": "application/json"}
 
-        def call(method: str, path: str, body: str | None = None) -> bytes:
+        def call(method: str, path: str, body: bytes | None = None) -> bytes:
             conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
             assert r.status == 200, data[:200]
             return data
 
-        params = json.loads(call("POST", "/api/init", "{}"))["params"]
-        body = json.dumps({"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1, "learning_rate": 0.1})
-        for _ in range(200):  # warm up both paths
-            call("GET", "/api/health")
-            call("POST", "/api/step", body)
-        health, step = [], []
-        for _ in range(requests):  # interleaved over one keep-alive connection
-            t = time.perf_counter()
-            call("GET", "/api/health")
-            health.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            call("POST", "/api/step", body)
-            step.append(time.perf_counter() - t)
-        h, s = statistics.median(health), statistics.median(step)
+        body = step_body()
+        cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", body),
+                 "engine": ("POST", "/bench/engine", body), "step": ("POST", "/api/step", body)}
+        assert call(*cases["floor"]) == call(*cases["step"])  # the floor answers the step's very bytes
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for i in range(200 + requests):  # the first 200 warm up
+            for name, args in cases.items():
+                t = time.perf_counter()
+                call(*args)
+                if i >= 200:
+                    times[name].append(time.perf_counter() - t)
+        h, f, e, s = (statistics.median(times[name]) for name in cases)
         print(f"HTTP keep-alive: /api/health median {h * 1e6:.0f} us | /api/step median {s * 1e6:.0f} us | "
               f"step/health = {s / h:.2f}x", flush=True)
+        print(f"  floor (same body in, same bytes out, no work) {f * 1e6:.0f} us = {f / h:.2f}x health | "
+              f"floor + the engine's step alone {e * 1e6:.0f} us = {e / h:.2f}x health", flush=True)
+        print(f"  the step's own work costs {(s - f) * 1e6:.0f} us here (the engine {(e - f) * 1e6:.0f} us of it); "
+              f"1.5x health would leave {(1.5 * h - f) * 1e6:.0f} us for all of it", flush=True)
     finally:
         server.terminate()
         server.wait(10)

@@ -1,0 +1,74 @@
+"""The app plus two routes for bench.py. ``POST /bench/floor`` is the least any /api/step can
+do in this stack: it receives /api/step's benchmark body through the same server, middleware
+and routing, parses it with the same parser, and sends back the bytes /api/step sent for it
+(precomputed here), with no validation, no arrays and no engine work. ``POST /bench/engine``
+adds only the engine's training step (forward, backward, update, the loss after) on arrays
+read once at start-up. Their times over /api/health bound what the step's own work may cost.
+
+Run by bench.py as ``uvicorn bench.floor_app:app``; never part of the served app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import Request, Response
+
+from app import compute
+from app.body import parse
+from app.main import app
+from app.schemas import StepRequest
+from engine import init_params, read_spec, train_step
+
+__all__ = ["app", "step_body"]
+
+
+def step_body() -> bytes:
+    """The benchmark's /api/step request: the seed network at seed 0, the seed's bar image."""
+    params = {k: v.tolist() for k, v in init_params(read_spec(), 0).items()}
+    return json.dumps({"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1,
+                       "learning_rate": 0.1}).encode()
+
+
+async def _post(path: str, body: bytes) -> bytes:
+    """One POST through the ASGI app in process; the response body."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200, sent
+    return b"".join(m.get("body", b"") for m in sent[1:])
+
+
+STEP_RESPONSE = asyncio.run(_post("/api/step", step_body()))
+
+
+EXAMPLE = compute.request_example(StepRequest.model_validate(json.loads(step_body())))
+
+
+async def floor(request: Request) -> Response:
+    parse(await request.body())
+    return Response(STEP_RESPONSE, media_type="application/json")
+
+
+async def engine_only(request: Request) -> Response:
+    parse(await request.body())
+    train_step(*EXAMPLE, 0.1)
+    return Response(STEP_RESPONSE, media_type="application/json")
+
+
+for _path, _endpoint in (("/bench/floor", floor), ("/bench/engine", engine_only)):
+    app.add_api_route(_path, _endpoint, methods=["POST"], include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())  # matched first: the cheapest routing there is
