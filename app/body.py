@@ -10,8 +10,9 @@ The body is read by orjson when it can be (a fifth of json.loads' time for /api/
 and by json.loads otherwise, so every error is still the stdlib's. orjson reads some inputs
 differently, which decides when it is used: it refuses NaN, Infinity, numbers that overflow
 a double, lone surrogates and a byte-order mark (json.loads then reads them, as before), and
-it turns an integer beyond 64 bits into a float, so a body with a run of 19 or more digits
-goes to json.loads directly. What orjson accepts otherwise, it reads to the same values.
+it turns an integer beyond 64 bits into a float, so a body where 19 or more digits run
+anywhere but in a fraction goes to json.loads directly. What orjson accepts otherwise, it
+reads to the same values (tests/api/test_body_parse.py checks that over random bodies).
 """
 
 from __future__ import annotations
