@@ -84,11 +84,6 @@ def first(arrays: dict[str, Array]) -> dict[str, Array]:
     return {k: v[0] for k, v in arrays.items()}
 
 
-def contiguous(arrays: dict[str, Array]) -> dict[str, Array]:
-    """Arrays as the encoder takes them (C-contiguous); `encode` writes them as nested lists."""
-    return {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-
-
 def _non_finite(value: Any, path: str) -> list[str]:
     if isinstance(value, np.ndarray):
         return [] if np.isfinite(value).all() else [path]
