@@ -52,6 +52,22 @@ def accuracy(net: Network, params: Params, x: np.ndarray, y: np.ndarray, chunk: 
     return hits / len(y)
 
 
+def eval_every(iterations: int, points: int) -> int:
+    """Iterations between history points, for about ``points`` of them over the run (one more
+    when ``points`` does not divide ``iterations``: the last chunk is evaluated too)."""
+    return max(1, iterations // points)
+
+
+def run_macs(net: Network, data: Dataset, iterations: int, batch_size: int, points: int) -> int:
+    """About the multiply-adds of a whole run: every step's forward and backward (about three
+    forward passes of the batch) and every history point's evaluation (a forward pass over
+    the train-accuracy sample and the test set)."""
+    every = eval_every(iterations, points)
+    evaluations = -(-iterations // every)
+    per_evaluation = min(len(data.y_train), TRAIN_EVAL) + len(data.y_test)
+    return net.macs * (3 * iterations * min(batch_size, len(data.y_train)) + evaluations * per_evaluation)
+
+
 def _finite(params: Params) -> bool:
     return all(np.isfinite(p).all() for p in params.values())
 
@@ -80,7 +96,8 @@ class Trainer:
         # Train accuracy at each history point on a fixed sample of at most TRAIN_EVAL
         # examples: the whole training set each time made evaluation most of a run's cost.
         n = len(self.data.y_train)
-        self.eval_idx = np.sort(np.random.default_rng(0).choice(n, size=min(n, TRAIN_EVAL), replace=False))
+        eval_idx = np.sort(np.random.default_rng(0).choice(n, size=min(n, TRAIN_EVAL), replace=False))
+        self.x_eval, self.y_eval = self.data.x_train[eval_idx], self.data.y_train[eval_idx]
 
     def _batch(self) -> np.ndarray:
         n = len(self.y_train)
@@ -116,8 +133,7 @@ class Trainer:
             point = {
                 "iteration": self.iteration,
                 "loss": float(np.mean(self.pending)) if self.pending else None,
-                "train_accuracy": accuracy(self.net, self.params, self.data.x_train[self.eval_idx],
-                                           self.data.y_train[self.eval_idx]),
+                "train_accuracy": accuracy(self.net, self.params, self.x_eval, self.y_eval),
                 "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
             }
         self.pending = []
@@ -129,7 +145,7 @@ def train(net: Network, params: Params, data: Dataset, iterations: int, batch_si
           optimizer: str = "sgd", seed: int = 0, points: int = 50) -> Trainer:
     """A whole run, evaluated at about ``points`` evenly spaced iterations."""
     t = Trainer(net, {k: v.copy() for k, v in params.items()}, data, batch_size, learning_rate, optimizer, seed)
-    every = max(1, iterations // points)
+    every = eval_every(iterations, points)
     while t.iteration < iterations:
         if not t.run(min(every, iterations - t.iteration)):
             break

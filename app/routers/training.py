@@ -15,12 +15,12 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import compute
-from app.arrays import contiguous, encode, json_response
+from app.arrays import encode, json_response
 from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
 from engine import datasets
-from engine.train import TRAIN_EVAL, DatasetMismatch, Trainer
+from engine.train import DatasetMismatch, Trainer, eval_every, run_macs
 
 router = APIRouter(prefix="/api", tags=["training"])
 _running = asyncio.Semaphore(settings.max_concurrent_trainings)
@@ -84,8 +84,7 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
     if batch_bytes > limits.MAX_BATCH_BYTES:
         raise ApiError(422, f"a batch of {req.batch_size} needs about {batch_bytes / 2**20:.0f} MiB with this network; "
                             f"at most {limits.MAX_BATCH_BYTES // 2**20} MiB are allowed: use a smaller batch")
-    evals = req.points * (min(len(data.y_train), TRAIN_EVAL) + len(data.y_test))
-    cost = net.macs * (3 * req.iterations * min(req.batch_size, len(data.y_train)) + evals)
+    cost = run_macs(net, data, req.iterations, req.batch_size, req.points)
     if cost > settings.max_train_macs:
         raise ApiError(422, f"this run needs about {cost:.2e} multiply-adds; at most {settings.max_train_macs:.0e} "
                             "are allowed per request: use fewer iterations, a smaller batch or a smaller network")
@@ -93,12 +92,21 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
         trainer = Trainer(net, params, data, req.batch_size, req.learning_rate, req.optimizer, req.seed)
     except DatasetMismatch as e:
         raise ApiError(422, str(e)) from None
-    return trainer, max(1, req.iterations // req.points), data
+    return trainer, eval_every(req.iterations, req.points), data
 
 
-def _chunk(trainer: Trainer, n: int) -> tuple[bool, dict[str, Any] | None]:
-    ok = trainer.run(n)
-    return ok, (trainer.evaluate() if ok else None)
+def _chunk(trainer: Trainer, n: int) -> dict[str, Any] | None:
+    """``n`` more steps and their history point; None once the run has diverged."""
+    return trainer.evaluate() if trainer.run(n) else None
+
+
+async def _points(trainer: Trainer, iterations: int, every: int) -> AsyncIterator[dict[str, Any]]:
+    """The run chunk by chunk in the thread pool, each chunk's history point as it exists."""
+    while trainer.iteration < iterations:
+        point = await run_in_threadpool(_chunk, trainer, min(every, iterations - trainer.iteration))
+        if point is None:
+            return
+        yield point
 
 
 def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
@@ -106,7 +114,7 @@ def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
         "status": "diverged" if trainer.diverged_at else "done",
         "iterations_done": trainer.iteration,
         "diverged_at": trainer.diverged_at,
-        "params": contiguous(trainer.params),
+        "params": trainer.params,
         "history": trainer.history,
         "dataset": data.meta(),
     }
@@ -132,10 +140,8 @@ async def train(req: TrainRequest) -> Response:
     await _acquire()
     if not req.stream:
         try:
-            while trainer.iteration < req.iterations:
-                ok, _ = await run_in_threadpool(_chunk, trainer, min(every, req.iterations - trainer.iteration))
-                if not ok:
-                    break
+            async for _ in _points(trainer, req.iterations, every):
+                pass
         finally:
             _running.release()
         return json_response(_result(trainer, data))
@@ -143,11 +149,8 @@ async def train(req: TrainRequest) -> Response:
     async def events() -> AsyncIterator[bytes]:
         try:
             yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
-            while trainer.iteration < req.iterations:
-                ok, point = await run_in_threadpool(_chunk, trainer, min(every, req.iterations - trainer.iteration))
-                if not ok:
-                    break
-                yield _line({"type": "progress", "total": req.iterations, **(point or {})})
+            async for point in _points(trainer, req.iterations, every):
+                yield _line({"type": "progress", "total": req.iterations, **point})
             result = _result(trainer, data)
             yield _line({"type": result["status"], **result})
         finally:
