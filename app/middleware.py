@@ -20,11 +20,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any],
+                    headers: tuple[tuple[bytes, bytes], ...] = ((b"connection", b"close"),)) -> None:
+    """A JSON error answered by the middleware itself; by default the connection is closed
+    (the guard stopped reading a body it refused)."""
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
+                            *headers]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -101,12 +104,8 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            payload = json.dumps({"detail": f"the server is busy ({self.limit} requests in progress on this "
-                                            "worker); retry in a moment"}).encode()
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
-                                    (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
+            await send_json(send, 503, {"detail": f"the server is busy ({self.limit} requests in progress on this "
+                                                  "worker); retry in a moment"}, headers=((b"retry-after", b"1"),))
             return
         self.in_flight += 1
         try:
