@@ -34,25 +34,27 @@ def byte_bounded_cache(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Memoise ``fn`` by its (int) arguments, evicting the oldest plans once they hold more
     than PLAN_CACHE_BYTES: a count-bounded cache could pin gigabytes of index maps for big
     batches. A hit costs a dict lookup."""
-    cache: dict[tuple[int, ...], Any] = {}
-    sizes: dict[tuple[int, ...], int] = {}
+    cache: dict[tuple[int, ...], tuple[Any, int]] = {}  # args -> (plan, bytes it owns)
+    total = 0
     lock = threading.Lock()  # training runs in worker threads
 
     def cached(*args: int) -> Any:
+        nonlocal total
         hit = cache.get(args)
         if hit is not None:
-            return hit
+            return hit[0]
         value = fn(*args)
         arrays = value if isinstance(value, tuple) else (value,)
+        size = sum(a.nbytes for a in arrays if a.base is None)
         with lock:
-            cache[args] = value
-            sizes[args] = sum(a.nbytes for a in arrays if a.base is None)
-            while len(cache) > 1 and sum(sizes.values()) > PLAN_CACHE_BYTES:
+            if args not in cache:  # another thread may have planned the same shape meanwhile
+                cache[args] = (value, size)
+                total += size
+            while len(cache) > 1 and total > PLAN_CACHE_BYTES:
                 oldest = next(iter(cache))
-                del cache[oldest], sizes[oldest]
+                total -= cache.pop(oldest)[1]
         return value
 
-    cached.cache_clear = lambda: (cache.clear(), sizes.clear())  # type: ignore[attr-defined]
     return cached
 
 
