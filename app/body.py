@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.schemas import Body
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Body)
 
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _RUN = b"0" * 19
@@ -62,15 +62,15 @@ def parse(body: bytes) -> tuple[Any, bool]:
 
 async def read_json(request: Request, model: type[M]) -> M:
     body = await request.body()
+    if not body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:
-        data, plain = parse(body) if body else (None, False)
+        data, plain = parse(body)
     except json.JSONDecodeError as e:
         error = {"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error"}
         raise RequestValidationError([error]) from None
     except (ValueError, RecursionError):  # not UTF-8, nested past Python's limit, an int over 4300 digits
         raise HTTPException(400, "There was an error parsing the body") from None
-    if not body:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     if not isinstance(data, dict):
         raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",),
                                        "msg": "Input should be a valid dictionary or object to extract fields from"}])
@@ -81,8 +81,7 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
     except RecursionError:
         raise HTTPException(400, "There was an error parsing the body") from None
-    if plain and isinstance(req, Body):
-        req._plain_numbers = True
+    req._plain_numbers = plain
     return req
 
 
