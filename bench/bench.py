@@ -136,7 +136,7 @@ def http(requests: int) -> None:
     keep-alive connection with http.client (what requests and urllib use)."""
     import http.client
 
-    from bench.floor_app import step_body
+    from bench.floor_app import BODY
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port),
@@ -159,9 +159,8 @@ def http(requests: int) -> None:
             assert r.status == 200, data[:200]
             return data
 
-        body = step_body()
-        cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", body),
-                 "engine": ("POST", "/bench/engine", body), "step": ("POST", "/api/step", body)}
+        cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", BODY),
+                 "engine": ("POST", "/bench/engine", BODY), "step": ("POST", "/api/step", BODY)}
         assert call(*cases["floor"]) == call(*cases["step"])  # the floor answers the step's very bytes
         times: dict[str, list[float]] = {name: [] for name in cases}
         for i in range(200 + requests):  # the first 200 warm up

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
+import httpx
 from fastapi import Request, Response
 
 from app import compute
@@ -22,7 +22,7 @@ from app.main import app
 from app.schemas import StepRequest
 from engine import init_params, read_spec, train_step
 
-__all__ = ["app", "step_body"]
+__all__ = ["BODY", "app"]
 
 
 def step_body() -> bytes:
@@ -32,30 +32,18 @@ def step_body() -> bytes:
                        "learning_rate": 0.1}).encode()
 
 
-async def _post(path: str, body: bytes) -> bytes:
-    """One POST through the ASGI app in process; the response body."""
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
-    await app(scope, receive, send)
-    assert sent[0]["status"] == 200, sent
-    return b"".join(m.get("body", b"") for m in sent[1:])
+async def _step_response(body: bytes) -> bytes:
+    """What /api/step answers ``body``, through the ASGI app in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        response = await client.post("/api/step", content=body, headers={"content-type": "application/json"})
+    response.raise_for_status()
+    return response.content
 
 
-STEP_RESPONSE = asyncio.run(_post("/api/step", step_body()))
-
-
-EXAMPLE = compute.request_example(StepRequest.model_validate(json.loads(step_body())))
+BODY = step_body()
+STEP_RESPONSE = asyncio.run(_step_response(BODY))
+EXAMPLE = compute.request_example(StepRequest.model_validate(json.loads(BODY)))
 
 
 async def floor(request: Request) -> Response:
