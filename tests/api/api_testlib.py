@@ -5,17 +5,23 @@ clash with another test directory's helpers or conftest).
 ``ApiClient`` drives ``httpx.AsyncClient(transport=httpx.ASGITransport(app=app))`` on an
 event loop of its own, so tests stay plain functions (no pytest-asyncio) while requests run
 exactly as the app serves them: middleware, error handlers and thread pool included.
+
+Also here, for tests/api and tests/system alike (tests/conftest.py puts this directory on
+sys.path): ``strict_json`` (json.loads without NaN/Infinity literals) and ``as_arrays``
+(JSON parameters as float64 arrays, to call the engine directly).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 import time
 from typing import Any
 
 import httpx
+import numpy as np
 from PIL import Image
 
 from app.main import app
@@ -24,6 +30,23 @@ Json = dict[str, Any]
 
 # The seed's example: a 6x6 image with a vertical bar in columns 2-3.
 BAR_INPUT: list[list[float]] = [[0.0, 0.0, 1.0, 1.0, 0.0, 0.0] for _ in range(6)]
+
+
+class NonStrictJson(ValueError):
+    pass
+
+
+def strict_json(text: str | bytes) -> Any:
+    """json.loads that refuses NaN, Infinity and -Infinity literals (RFC 8259 has none; Python's
+    json accepts them by default)."""
+    def refuse(literal: str) -> Any:
+        raise NonStrictJson(f"non-standard JSON literal {literal} in {text[:200]!r}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def as_arrays(params: Json) -> dict[str, np.ndarray]:
+    """JSON parameters (or gradients) as float64 arrays, as the engine takes them."""
+    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 
 
 class ApiClient:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from api_testlib import ApiClient, Json
+from api_testlib import ApiClient, Json, as_arrays
 
 from engine import backward, forward, init_params, read_spec, sgd_update, train_step
 
@@ -37,10 +37,6 @@ def close(actual: Any, expected: Any) -> None:
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert a.shape == e.shape, (a.shape, e.shape)
     np.testing.assert_allclose(a, e, rtol=0, atol=TOL)
-
-
-def as_arrays(params: Json) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 
 
 def batch(x: Any, shape: tuple[int, ...]) -> np.ndarray:

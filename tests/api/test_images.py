@@ -5,7 +5,6 @@ resize with BOX, / 255), and with what the picture plainly shows (a bar is dark)
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -329,10 +328,3 @@ def test_largest_accepted_image(client: ApiClient) -> None:
 def test_bad_upload_fields(client: ApiClient, field: str, value: Any, words: tuple[str, ...]) -> None:
     response = client.upload(encode_image(Image.new("L", (12, 12), "white")), **{field: value})
     rejected(client, response, 422, *words)
-
-
-def test_fixtures_make_images(encode: Callable[..., bytes], make_bar_image: Callable[..., Image.Image]) -> None:
-    """The conftest helpers: in-memory PNG and JPEG bytes that Pillow reads back."""
-    for fmt in ("PNG", "JPEG"):
-        data = encode(make_bar_image(30, 20, "RGB"), fmt)
-        assert decoded(data).format == fmt and decoded(data).size == (30, 20)

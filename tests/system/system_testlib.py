@@ -1,11 +1,13 @@
 """Helpers shared by the system tests (a plain module with a unique name: test directories have
 no __init__.py, so pytest's "prepend" import mode puts this directory on sys.path).
 
-- strict JSON: ``strict_json`` refuses NaN/Infinity literals and reports non-finite numbers;
+- strict JSON: ``non_finite_paths`` reports non-finite numbers (``strict_json``, which refuses
+  NaN/Infinity literals, is api_testlib's: tests/conftest.py puts tests/api on sys.path);
 - ``check_answer``: the contract every JSON endpoint keeps (200 or 4xx, strict JSON, a string
   ``detail`` on a 4xx, only finite numbers in a 200);
-- ``Server``: a real uvicorn subprocess on a free loopback port (the production command of
-  bench/load.py), started with extra environment variables and always stopped;
+- ``Server``: a real uvicorn subprocess on a free loopback port, started with extra environment
+  variables and always stopped (bench/load.py's production command without its
+  ``--timeout-keep-alive 30``: uvicorn's default keep-alive of 5 s applies);
 - ``raw_exchange``: a raw asyncio socket client for what httpx will not send (trickling bodies,
   hand-made chunked encoding).
 """
@@ -13,7 +15,6 @@ no __init__.py, so pytest's "prepend" import mode puts this directory on sys.pat
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import socket
@@ -25,24 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api_testlib import NonStrictJson, strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------- strict JSON
-class NonStrictJson(ValueError):
-    pass
-
-
-def _refuse_constant(name: str) -> Any:
-    raise NonStrictJson(f"non-standard JSON literal {name}")
-
-
-def strict_json(text: str | bytes) -> Any:
-    """json.loads that refuses NaN, Infinity and -Infinity literals (RFC 8259 has none)."""
-    return json.loads(text, parse_constant=_refuse_constant)
-
-
 def non_finite_paths(value: Any, path: str = "$") -> list[str]:
     """Where a decoded JSON value holds a float that is not finite (1e999 decodes to inf)."""
     if isinstance(value, float):

@@ -275,9 +275,9 @@ def check_input_array(body: dict, channels: int) -> np.ndarray:
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_hostile_image(system_client: ApiClient, peak_rss: int, name: str, channels: int) -> None:
+def test_hostile_image(client: ApiClient, peak_rss: int, name: str, channels: int) -> None:
     data = CORPUS[name]()
-    status, body = upload(system_client, data, channels, name)
+    status, body = upload(client, data, channels, name)
     if name in MUST_DECODE:
         assert status == 200, (name, body)
     if name in MUST_REFUSE:
@@ -309,7 +309,7 @@ INVERSE = {**{k: v for k, v in EXIF_DISPLAY.items() if k not in (6, 8)},
 
 
 @pytest.mark.parametrize("orientation", range(2, 9))
-def test_exif_orientation_is_applied(system_client: ApiClient, orientation: int) -> None:
+def test_exif_orientation_is_applied(client: ApiClient, orientation: int) -> None:
     """A PNG stored rotated/flipped with the EXIF tag that undoes it reads exactly like the upright
     picture (lossless, so the two answers are identical)."""
     upright = pattern(size=(24, 16))
@@ -317,26 +317,26 @@ def test_exif_orientation_is_applied(system_client: ApiClient, orientation: int)
     assert stored.transpose(EXIF_DISPLAY[orientation]).tobytes() == upright.tobytes()
     for channels in (1, 3):
         form = {"channels": channels, "height": 8, "width": 12}
-        want = system_client.upload(encode_image(upright, "PNG"), **form)
-        got = system_client.upload(encode_image(stored, "PNG", exif=exif_bytes(orientation)), **form)
+        want = client.upload(encode_image(upright, "PNG"), **form)
+        got = client.upload(encode_image(stored, "PNG", exif=exif_bytes(orientation)), **form)
         assert want.status_code == got.status_code == 200, got.text
         assert got.json()["input"] == want.json()["input"], orientation
-        plain = system_client.upload(encode_image(stored, "PNG"), **form)  # no tag: stays as stored
+        plain = client.upload(encode_image(stored, "PNG"), **form)  # no tag: stays as stored
         assert plain.json()["input"] != want.json()["input"]
 
 
-def test_interlaced_png_reads_like_the_plain_one(system_client: ApiClient) -> None:
+def test_interlaced_png_reads_like_the_plain_one(client: ApiClient) -> None:
     im = pattern(size=(24, 16))
     for channels in (1, 3):
-        a = system_client.upload(interlaced_png(im), channels=channels, height=8, width=12)
-        b = system_client.upload(encode_image(im, "PNG"), channels=channels, height=8, width=12)
+        a = client.upload(interlaced_png(im), channels=channels, height=8, width=12)
+        b = client.upload(encode_image(im, "PNG"), channels=channels, height=8, width=12)
         assert a.status_code == b.status_code == 200, a.text
         assert a.json()["input"] == b.json()["input"]
 
 
-def test_the_server_still_answers_after_the_corpus(system_client: ApiClient) -> None:
-    assert system_client.get("/api/health").status_code == 200
-    response = system_client.upload(encode_image(Image.new("L", (6, 6), 0), "PNG"))
+def test_the_server_still_answers_after_the_corpus(client: ApiClient) -> None:
+    assert client.get("/api/health").status_code == 200
+    response = client.upload(encode_image(Image.new("L", (6, 6), 0), "PNG"))
     assert response.status_code == 200 and np.asarray(response.json()["input"]).max() == 0.0
 
 

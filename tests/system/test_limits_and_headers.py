@@ -11,12 +11,13 @@ concurrent gradient checks gets 503s quickly, never a timeout; and the server re
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from api_testlib import BAR_INPUT, ApiClient, encode_image
+from api_testlib import BAR_INPUT, ApiClient, encode_image, strict_json
 from PIL import Image
 from system_testlib import (
     RawResponse,
@@ -26,7 +27,6 @@ from system_testlib import (
     chunk,
     raw_exchange,
     request_head,
-    strict_json,
 )
 
 from app.settings import settings
@@ -44,80 +44,97 @@ def refused(client: ApiClient, response: httpx.Response, status: int, *words: st
         assert word in body["detail"], body
     check_security_headers(response.headers, f"{status} {words}")
     assert client.last_seconds < QUICK, client.last_seconds
+    assert client.get("/api/health").status_code == 200  # and the app still answers
     return body["detail"]
 
 
 # ----------------------------------------------------------------------------- body caps (in process)
-def test_json_body_over_1_mib_is_413(system_client: ApiClient) -> None:
+@pytest.mark.parametrize("path", ["/api/step", "/api/forward"])
+def test_json_body_over_1_mib_is_413(client: ApiClient, path: str) -> None:
     limit = settings.max_json_bytes
     assert limit == MIB
     body = b'{"pad": "' + b"x" * limit + b'"}'
-    refused(system_client, system_client.post_raw("/api/step", body), 413, "too large", str(limit))
+    assert len(body) > limit
+    response = client.post_raw(path, body)
+    assert response.request.headers["content-length"] == str(len(body))  # declared up front
+    refused(client, response, 413, "too large", str(limit))
 
 
-def test_json_body_at_exactly_the_cap_is_read(system_client: ApiClient) -> None:
-    """The cap is inclusive: exactly 1 MiB reaches the app (and is refused for its content)."""
+def test_json_body_up_to_the_cap_is_read(client: ApiClient) -> None:
+    """The cap is inclusive: a body just under it and one of exactly 1 MiB reach the app, which
+    parses them and refuses them for their content (an extra field), not for their size."""
+    cap = settings.max_json_bytes
+    params = client.post_ok("/api/init", {"seed": 0})["params"]
+    under = json.dumps({"params": params, "input": BAR_INPUT, "pad": "x" * (cap - 4096)}).encode()
+    assert len(under) < cap
+    refused(client, client.post_raw("/api/forward", under), 422, "pad", "Extra")
     head, tail = b'{"pad": "', b'"}'
-    body = head + b"x" * (settings.max_json_bytes - len(head) - len(tail)) + tail
-    assert len(body) == settings.max_json_bytes
-    response = system_client.post_raw("/api/step", body)
-    assert response.status_code == 422, response.text[:200]
+    body = head + b"x" * (cap - len(head) - len(tail)) + tail
+    assert len(body) == cap
+    refused(client, client.post_raw("/api/step", body), 422, "pad", "Extra")
 
 
-def test_streamed_body_without_content_length_is_413(system_client: ApiClient) -> None:
-    sent = 0
+def test_streamed_body_without_content_length_is_413(client: ApiClient) -> None:
+    sent = pieces = 0
 
     async def chunks() -> AsyncIterator[bytes]:
-        nonlocal sent
+        nonlocal sent, pieces
         for _ in range(64):  # 4 MiB if the server kept reading
             sent += 65536
+            pieces += 1
             yield b" " * 65536
 
-    response = system_client.post("/api/forward", content=chunks(), headers={"content-type": "application/json"})
+    response = client.post("/api/forward", content=chunks(), headers={"content-type": "application/json"})
     assert "content-length" not in response.request.headers
-    refused(system_client, response, 413, "too large")
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    refused(client, response, 413, "too large", str(settings.max_json_bytes))
     assert sent <= settings.max_json_bytes + 2 * 65536, sent  # it stopped reading at the cap
+    assert pieces < 40, pieces  # cut off long before the end, not read through
 
 
-def test_content_length_that_is_not_a_number_is_400(system_client: ApiClient) -> None:
-    response = system_client.post("/api/step", content=b"{}",
+def test_content_length_that_is_not_a_number_is_400(client: ApiClient) -> None:
+    response = client.post("/api/step", content=b"{}",
                                   headers={"content-length": "12abc", "content-type": "application/json"})
-    refused(system_client, response, 400, "Content-Length")
+    refused(client, response, 400, "Content-Length")
 
 
-def test_upload_over_2_mib_is_413(system_client: ApiClient) -> None:
+def test_upload_over_2_mib_is_413(client: ApiClient) -> None:
     cap = settings.max_upload_bytes
     assert cap == 2 * MIB
     # Just over the file cap (the multipart body is still under the body cap): the route refuses.
-    refused(system_client, system_client.upload(b"\x89PNG" + b"\x00" * (cap - 3)), 413, "2 MiB")
-    # Far over: the body guard refuses before multipart parsing.
-    refused(system_client, system_client.upload(b"\x00" * (3 * MIB)), 413, "too large")
+    refused(client, client.upload(b"\x89PNG" + b"\x00" * (cap - 3)), 413, "2 MiB")
+    # A real PNG followed by 2 MiB of junk: refused for its size too (the multipart body is
+    # still under the body cap).
+    refused(client, client.upload(encode_image(Image.new("L", (8, 8))) + b"\x00" * (2 * MIB)), 413, "2 MiB")
+    # Far over: the body guard refuses before multipart parsing, PNG signature or not.
+    for data in (b"\x00" * (3 * MIB), b"\x89PNG\r\n\x1a\n" + b"\x00" * (3 * MIB)):
+        refused(client, client.upload(data), 413, "too large")
     # At the cap it is read (and refused as not an image).
-    refused(system_client, system_client.upload(b"\x00" * cap), 415, "PNG or JPEG")
+    refused(client, client.upload(b"\x00" * cap), 415, "PNG or JPEG")
 
 
-def test_multipart_with_thousands_of_parts_is_refused_quickly(system_client: ApiClient) -> None:
+def test_multipart_with_thousands_of_parts_is_refused_quickly(client: ApiClient) -> None:
     png = encode_image(Image.new("L", (6, 6), 0))
     fields = {f"f{i}": "x" for i in range(2000)}
-    response = system_client.post("/api/images", files={"file": ("a.png", png, "image/png")}, data=fields)
+    response = client.post("/api/images", files={"file": ("a.png", png, "image/png")}, data=fields)
     assert 400 <= response.status_code < 500 or response.status_code == 200, response.text[:200]
     check_answer(response)
-    assert system_client.last_seconds < QUICK
+    assert client.last_seconds < QUICK
     files = [("file", (f"a{i}.png", png, "image/png")) for i in range(2000)]
-    response = system_client.post("/api/images", files=files)
+    response = client.post("/api/images", files=files)
     assert 400 <= response.status_code < 500, response.text[:200]
     check_answer(response)
-    assert system_client.last_seconds < QUICK
+    assert client.last_seconds < QUICK
     # 20000 empty fields: still within the 2 MiB multipart cap, still a quick 4xx.
     boundary = "b0undary"
     part = f"--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n\r\n".encode()
     body = part * 20000 + f"--{boundary}--\r\n".encode()
     assert len(body) < settings.max_multipart_bytes
-    response = system_client.post_raw("/api/images", body, f"multipart/form-data; boundary={boundary}")
+    response = client.post_raw("/api/images", body, f"multipart/form-data; boundary={boundary}")
     assert 400 <= response.status_code < 500, response.text[:200]
     check_answer(response)
-    assert system_client.last_seconds < QUICK
-    assert system_client.get("/api/health").status_code == 200
+    assert client.last_seconds < QUICK
+    assert client.get("/api/health").status_code == 200
 
 
 # ----------------------------------------------------------------------------- security headers (in process)
@@ -150,20 +167,20 @@ RESPONSES = {
 
 
 @pytest.mark.parametrize("kind", sorted(RESPONSES))
-def test_security_headers_on_every_kind_of_response(system_client: ApiClient, kind: str) -> None:
+def test_security_headers_on_every_kind_of_response(client: ApiClient, kind: str) -> None:
     make, status = RESPONSES[kind]
-    response = make(system_client)
+    response = make(client)
     assert response.status_code == status, (kind, response.status_code, response.text[:200])
     check_security_headers(response.headers, kind)
     if response.headers.get("content-type", "").startswith("text/html"):
         assert "x-frame-options" in response.headers
 
 
-def test_no_cors_for_other_origins(system_client: ApiClient) -> None:
+def test_no_cors_for_other_origins(client: ApiClient) -> None:
     evil = {"origin": "https://evil.example"}
-    for response in (system_client.get("/api/health", headers=evil),
-                     system_client.post("/api/init", json={}, headers=evil),
-                     system_client.request("OPTIONS", "/api/step", headers={
+    for response in (client.get("/api/health", headers=evil),
+                     client.post("/api/init", json={}, headers=evil),
+                     client.request("OPTIONS", "/api/step", headers={
                          **evil, "access-control-request-method": "POST",
                          "access-control-request-headers": "content-type"})):
         assert "access-control-allow-origin" not in response.headers, response.headers
@@ -298,22 +315,22 @@ def test_a_flood_gets_quick_503s_never_timeouts_and_the_server_recovers(server: 
     assert httpx.get(f"{server.base_url}/api/health", timeout=5).status_code == 200
 
 
-def test_heavy_work_queue_503_carries_retry_after(system_client: ApiClient) -> None:
+def test_heavy_work_queue_503_carries_retry_after(client: ApiClient) -> None:
     """In process (128 in flight allowed): beyond the 4 large computations a worker runs at once,
     gradient checks get a 503 with Retry-After at once, like the in-flight limit's."""
-    params = system_client.post_ok("/api/init", {"network": GRADCHECK_SPEC})["params"]
+    params = client.post_ok("/api/init", {"network": GRADCHECK_SPEC})["params"]
     body = {"network": GRADCHECK_SPEC, "params": params, "input": [[[0.5] * 32] * 32] * 3, "label": 1,
             "max_entries": 64}
 
     async def burst() -> list[httpx.Response]:
-        return list(await asyncio.gather(*(system_client.client.post("/api/gradcheck", json=body)
+        return list(await asyncio.gather(*(client.client.post("/api/gradcheck", json=body)
                                            for _ in range(settings.max_heavy_jobs + 8))))
 
-    responses = system_client.run(burst())
+    responses = client.run(burst())
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) == {200, 503}, statuses
     for response in responses:
         if response.status_code == 503:
             assert response.headers.get("retry-after") == "1", response.headers
             assert "busy" in strict_json(response.content)["detail"]
-    assert system_client.post("/api/gradcheck", json=body).status_code == 200
+    assert client.post("/api/gradcheck", json=body).status_code == 200

@@ -15,10 +15,10 @@ import math
 from typing import Any
 
 import numpy as np
-from api_testlib import ApiClient
+from api_testlib import ApiClient, strict_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from system_testlib import check_answer, non_finite_paths, strict_json
+from system_testlib import check_answer, non_finite_paths
 
 from engine import read_spec
 
@@ -203,50 +203,50 @@ def post(client: ApiClient, path: str, body: Any) -> Any:
 # ----------------------------------------------------------------------------- hostile bodies, per endpoint
 @SETTINGS
 @given(body=hostile_body("/api/init"))
-def test_init_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/init", body)
+def test_init_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/init", body)
 
 
 @SETTINGS
 @given(body=hostile_body("/api/network"))
-def test_network_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/network", body)
+def test_network_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/network", body)
 
 
 @SETTINGS
 @given(body=hostile_body("/api/forward"))
-def test_forward_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/forward", body)
+def test_forward_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/forward", body)
 
 
 @SETTINGS
 @given(body=hostile_body("/api/backward"))
-def test_backward_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/backward", body)
+def test_backward_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/backward", body)
 
 
 @SETTINGS
 @given(body=hostile_body("/api/step"))
-def test_step_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/step", body)
+def test_step_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/step", body)
 
 
 @SETTINGS
 @given(body=hostile_body("/api/update"))
-def test_update_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/update", body)
+def test_update_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/update", body)
 
 
 @FEW
 @given(body=hostile_body("/api/gradcheck"))
-def test_gradcheck_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/gradcheck", body)
+def test_gradcheck_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/gradcheck", body)
 
 
 @FEW
 @given(body=hostile_body("/api/train"))
-def test_train_never_fails_on_any_body(system_client: ApiClient, body: Any) -> None:
-    post(system_client, "/api/train", body)
+def test_train_never_fails_on_any_body(client: ApiClient, body: Any) -> None:
+    post(client, "/api/train", body)
 
 
 # ----------------------------------------------------------------------------- bodies that are not JSON objects
@@ -263,8 +263,8 @@ raw_bodies = st.one_of(
 @given(path=st.sampled_from([*ENDPOINT_FIELDS, "/api/train"]), raw=raw_bodies,
        content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded",
                                      "application/json; charset=latin-1"]))
-def test_no_body_bytes_make_a_server_error(system_client: ApiClient, path: str, raw: bytes, content_type: str) -> None:
-    check_answer(system_client.post_raw(path, raw, content_type), raw[:80])
+def test_no_body_bytes_make_a_server_error(client: ApiClient, path: str, raw: bytes, content_type: str) -> None:
+    check_answer(client.post_raw(path, raw, content_type), raw[:80])
 
 
 # ----------------------------------------------------------------------------- valid-ish bodies: 200 or overflow 422
@@ -282,22 +282,22 @@ def overflow_or_ok(body: Any, response_body: Any, status: int) -> None:
 @SETTINGS
 @given(path=st.sampled_from(["/api/forward", "/api/backward", "/api/step", "/api/gradcheck"]),
        fields=st.fixed_dictionaries(seed_fields(finite_numbers)))
-def test_seed_bodies_with_huge_values_give_200_or_an_overflow_422(system_client: ApiClient, path: str,
+def test_seed_bodies_with_huge_values_give_200_or_an_overflow_422(client: ApiClient, path: str,
                                                                   fields: dict[str, Any]) -> None:
     body = dict(fields)
     if path != "/api/step":
         body.pop("learning_rate")
-    response = system_client.post_raw(path, encode(body))
+    response = client.post_raw(path, encode(body))
     overflow_or_ok(body, check_answer(response, body), response.status_code)
 
 
 @SETTINGS
 @given(params=seed_params(finite_numbers), grads=seed_params(finite_numbers, "d"),
        lr=st.floats(min_value=1e-300, max_value=100))
-def test_update_with_huge_values_gives_200_or_an_overflow_422(system_client: ApiClient, params: Any, grads: Any,
+def test_update_with_huge_values_gives_200_or_an_overflow_422(client: ApiClient, params: Any, grads: Any,
                                                               lr: float) -> None:
     body = {"params": params, "gradients": grads, "learning_rate": lr}
-    response = system_client.post_raw("/api/update", encode(body))
+    response = client.post_raw("/api/update", encode(body))
     answer = check_answer(response, body)
     overflow_or_ok(body, answer, response.status_code)
     if response.status_code == 200:  # exactly the seed's rule, bit for bit
@@ -310,12 +310,12 @@ def test_update_with_huge_values_gives_200_or_an_overflow_422(system_client: Api
 @SETTINGS
 @given(path=st.sampled_from(["/api/forward", "/api/backward", "/api/step", "/api/gradcheck"]),
        fields=st.fixed_dictionaries(seed_fields(moderate)))
-def test_seed_bodies_with_moderate_values_always_succeed(system_client: ApiClient, path: str,
+def test_seed_bodies_with_moderate_values_always_succeed(client: ApiClient, path: str,
                                                          fields: dict[str, Any]) -> None:
     body = dict(fields)
     if path != "/api/step":
         body.pop("learning_rate")
-    response = system_client.post_raw(path, encode(body))
+    response = client.post_raw(path, encode(body))
     answer = check_answer(response, body)
     assert response.status_code == 200, answer
 
@@ -323,16 +323,16 @@ def test_seed_bodies_with_moderate_values_always_succeed(system_client: ApiClien
 # ----------------------------------------------------------------------------- random specs, end to end
 @FEW
 @given(spec=plausible_spec(), seed=st.integers(0, 2**32 - 1), data=st.data())
-def test_every_accepted_network_runs_end_to_end(system_client: ApiClient, spec: dict[str, Any], seed: int,
+def test_every_accepted_network_runs_end_to_end(client: ApiClient, spec: dict[str, Any], seed: int,
                                                 data: st.DataObject) -> None:
     """A network /api/network accepts inits, and runs forward, backward, step and gradcheck with 200s."""
-    response = system_client.post_raw("/api/network", encode({"network": spec}))
+    response = client.post_raw("/api/network", encode({"network": spec}))
     checked = check_answer(response, spec)
     if response.status_code != 200:
         assert response.status_code == 422 and checked["detail"].startswith("network:"), checked
         return
     assert checked["param_count"] == sum(int(np.prod(s)) for s in checked["param_shapes"].values())
-    init_response = system_client.post_raw("/api/init", encode({"network": spec, "seed": seed}))
+    init_response = client.post_raw("/api/init", encode({"network": spec, "seed": seed}))
     init = check_answer(init_response, spec)
     assert init_response.status_code == 200, init
     assert {k: list(np.asarray(v).shape) for k, v in init["params"].items()} == checked["param_shapes"]
@@ -343,7 +343,7 @@ def test_every_accepted_network_runs_end_to_end(system_client: ApiClient, spec: 
     body = {"network": spec, "params": init["params"], "input": x, "label": label}
     for path, extra in [("/api/forward", {}), ("/api/backward", {}), ("/api/step", {"learning_rate": 0.5}),
                         ("/api/gradcheck", {"max_entries": 8})]:
-        response = system_client.post_raw(path, encode({**body, **extra}))
+        response = client.post_raw(path, encode({**body, **extra}))
         answer = check_answer(response, spec)
         assert response.status_code == 200, (path, answer)
         if path != "/api/gradcheck":
@@ -359,13 +359,13 @@ def test_every_accepted_network_runs_end_to_end(system_client: ApiClient, spec: 
        learning_rate=st.one_of(st.floats(min_value=1e-6, max_value=100), st.just(100.0)),
        optimizer=st.sampled_from(["sgd", "momentum", "adam"]), stream=st.booleans())
 def test_tiny_training_runs_give_finite_results_or_a_clear_4xx(
-        system_client: ApiClient, params: Any, dataset: str, classes: Any, iterations: int, batch_size: int,
+        client: ApiClient, params: Any, dataset: str, classes: Any, iterations: int, batch_size: int,
         points: int, learning_rate: float, optimizer: str, stream: bool) -> None:
     body = {"params": params, "dataset": dataset, "iterations": iterations, "batch_size": batch_size,
             "points": points, "learning_rate": learning_rate, "optimizer": optimizer, "stream": stream}
     if classes is not None:
         body["classes"] = classes
-    answer = post(system_client, "/api/train", body)
+    answer = post(client, "/api/train", body)
     if isinstance(answer, list):  # NDJSON: start, progress..., done/diverged
         assert answer[0]["type"] == "start"
         answer = answer[-1]
