@@ -4,30 +4,22 @@ answer is bit for bit the engine's own answer for that request."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
-ROOT = Path(__file__).resolve().parents[2]
+from bench.load import load_test, production_command
 
 
-def load_bench() -> ModuleType:
-    name = "bpv_bench_load"  # bench/ is not a package: load the script under a unique name
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "load.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_production_command_uses_the_port_and_workers_given() -> None:
+    command = production_command(8123, 3)
+    assert command[1:4] == ["-m", "uvicorn", "app.main:app"], command
+    assert flag(command, "--port") == "8123" and flag(command, "--workers") == "3", command
+    assert flag(command, "--host") == "127.0.0.1", command  # loopback only
 
 
 def test_two_workers_serve_correct_answers_under_concurrency() -> None:
-    bench = load_bench()
-    assert "--workers" in bench.production_command(8000, 2)
-    result = bench.load_test(workers=2, clients=20, seconds=4)
+    result = load_test(workers=2, clients=20, seconds=4)
     assert result["requests"] > 0, result
     assert result["errors"] == 0, result["first_errors"]
     assert result["wrong_answers"] == 0, result

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version  # packaging comes with pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,17 +24,7 @@ MINIMUMS: dict[str, tuple[str, str]] = {
 }
 
 
-def parse(text: str) -> tuple[int, ...]:
-    """A release as a tuple of ints ("0.0.18" -> (0, 0, 18); "10.3.0rc1" -> (10, 3, 0)), padded to 4."""
-    parts = [int(m) for m in re.findall(r"\d+", re.match(r"[\d.]+", text).group(0))]  # type: ignore[union-attr]
-    return tuple(parts + [0] * (4 - len(parts)))
-
-
 def at_least(installed: str, minimum: str) -> bool:
-    try:
-        from packaging.version import Version
-    except ImportError:  # pragma: no cover - packaging comes with pytest
-        return parse(installed) >= parse(minimum)
     return Version(installed) >= Version(minimum)
 
 
@@ -53,11 +44,6 @@ def lower_bound(spec: str) -> str | None:
     return m.group(1) if m else None
 
 
-def test_parse_fallback() -> None:
-    assert parse("0.0.18") == (0, 0, 18, 0) and parse("10.3.0rc1") == (10, 3, 0, 0)
-    assert parse("0.49.1") > parse("0.49") > parse("0.40.9")
-
-
 @pytest.mark.parametrize("name", sorted(MINIMUMS))
 def test_pyproject_lower_bound_is_safe(name: str) -> None:
     minimum, why = MINIMUMS[name]
@@ -66,7 +52,6 @@ def test_pyproject_lower_bound_is_safe(name: str) -> None:
     bound = lower_bound(spec)
     assert bound is not None, f"{name}{spec} has no >= lower bound"
     assert at_least(bound, minimum), f"{name}>={bound} allows vulnerable releases: needs >={minimum} for {why}"
-    assert parse(bound) >= parse(minimum)
 
 
 @pytest.mark.parametrize("name", sorted(MINIMUMS))
