@@ -1,9 +1,10 @@
 """Fixtures shared by the API and system tests.
 
 ``client`` is tests/api's ``ApiClient`` (a blocking client over the ASGI app: middleware, error
-handlers and thread pool included), one for the whole session. tests/api is put on sys.path here,
-as pytest's "prepend" import mode does when it collects tests/api itself, so ``api_testlib`` is
-the same module either way and the system tests can import it too. The app is imported only when
+handlers and thread pool included), one for the whole session. tests/api and tests/engine are put
+on sys.path here, as pytest's "prepend" import mode does when it collects them itself, so
+``api_testlib`` and ``engine_testlib`` are the same modules either way and any test directory
+can import them. The app is imported only when
 a test asks for ``client``, so the engine tests do not load it.
 """
 
@@ -19,9 +20,10 @@ import pytest
 if TYPE_CHECKING:
     from api_testlib import ApiClient
 
-API_TESTS = str(Path(__file__).resolve().parent / "api")
-if API_TESTS not in sys.path:
-    sys.path.append(API_TESTS)
+for _lib in ("api", "engine"):  # api_testlib, engine_testlib
+    _path = str(Path(__file__).resolve().parent / _lib)
+    if _path not in sys.path:
+        sys.path.append(_path)
 
 
 @pytest.fixture(scope="session")

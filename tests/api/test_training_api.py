@@ -19,7 +19,8 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
-from api_testlib import ApiClient, Json
+from api_testlib import ApiClient, Json, as_arrays, strict_json
+from engine_testlib import LINEAR_STACK_SPEC, TWO_BLOCK_SPEC
 
 from app.main import app
 from app.routers import training
@@ -29,27 +30,6 @@ from engine.datasets import NAMES, load
 from engine.train import train
 
 SEED_NET = read_spec()
-
-TWO_BLOCK_SPEC: Json = {
-    "input_shape": [1, 8, 8],
-    "layers": [
-        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "flatten"}, {"type": "dense", "units": 10}, {"type": "softmax"},
-    ],
-    "loss": "cross_entropy",
-}
-
-# Dense layers with nothing between them: at the API's largest learning rate (100) SGD
-# overflows within a few steps on bars.
-LINEAR_STACK_SPEC: Json = {
-    "input_shape": [1, 6, 6],
-    "layers": [{"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "dense", "units": 16},
-               {"type": "dense", "units": 1}, {"type": "sigmoid"}],
-    "loss": "bce",
-}
 
 BCE_8X8_SPEC: Json = {
     "input_shape": [1, 8, 8],
@@ -73,19 +53,8 @@ POINT_KEYS = {"iteration", "loss", "train_accuracy", "test_accuracy"}
 
 
 # ----------------------------------------------------------------------------- helpers
-def as_arrays(params: Json) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
-
-
 def shapes(params: Json) -> dict[str, list[int]]:
     return {k: list(np.asarray(v).shape) for k, v in params.items()}
-
-
-def strict_json(text: str) -> Any:
-    """json.loads that refuses NaN and Infinity (Python's json accepts them by default)."""
-    def bad(literal: str) -> Any:
-        raise AssertionError(f"non-finite literal {literal} in {text[:200]!r}")
-    return json.loads(text, parse_constant=bad)
 
 
 def refused(response: httpx.Response, status: int, *words: str) -> str:

@@ -19,6 +19,28 @@ from engine.spec import Layer
 
 Array = np.ndarray
 
+# Networks the training tests of both layers (engine and API) use.
+TWO_BLOCK_SPEC: dict[str, Any] = {  # the page's two-block preset
+    "input_shape": [1, 8, 8],
+    "layers": [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+        {"type": "maxpool2d", "kernel_size": 2},
+        {"type": "flatten"}, {"type": "dense", "units": 10}, {"type": "softmax"},
+    ],
+    "loss": "cross_entropy",
+}
+
+# No activation between the dense layers: a linear stack whose weights feed each other's
+# gradients, so at learning rate 100 (the API's maximum) plain SGD blows up within a few steps.
+LINEAR_STACK_SPEC: dict[str, Any] = {
+    "input_shape": [1, 6, 6],
+    "layers": [{"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "dense", "units": 16},
+               {"type": "dense", "units": 1}, {"type": "sigmoid"}],
+    "loss": "bce",
+}
+
 # The bar for every finite-difference comparison: relative error (engine.gradcheck.rel_error).
 TOL = 1e-7
 # Finite-difference steps. Central differences D(h) carry an O(h^2) truncation error and an

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from engine_testlib import LINEAR_STACK_SPEC, TWO_BLOCK_SPEC
 
 from engine import backward, forward, init_params, read_spec
 from engine.datasets import load
@@ -25,28 +26,6 @@ from engine.train import (
 )
 
 SEED_NET = read_spec()
-
-TWO_BLOCK_SPEC: dict[str, Any] = {
-    "input_shape": [1, 8, 8],
-    "layers": [
-        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
-        {"type": "maxpool2d", "kernel_size": 2},
-        {"type": "flatten"}, {"type": "dense", "units": 10}, {"type": "softmax"},
-    ],
-    "loss": "cross_entropy",
-}
-
-# No activation between the dense layers: a linear stack whose weights feed each other's
-# gradients, so at learning rate 100 (the API's maximum) plain SGD blows up within a few steps.
-LINEAR_STACK_SPEC: dict[str, Any] = {
-    "input_shape": [1, 6, 6],
-    "layers": [{"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "dense", "units": 16},
-               {"type": "dense", "units": 1}, {"type": "sigmoid"}],
-    "loss": "bce",
-}
-
 
 def finite(params: dict[str, np.ndarray]) -> bool:
     return all(np.isfinite(v).all() for v in params.values())
