@@ -20,7 +20,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import socket  # noqa: E402
+import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -125,10 +125,11 @@ def compare(name: str, spec: dict, n: int, number: int, repeat: int, rounds: int
     print(line, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def step_body() -> bytes:
+    """The benchmark's /api/step request: the seed network at seed 0, the seed's bar image."""
+    params = {k: v.tolist() for k, v in E.init_params(E.read_spec(), 0).items()}
+    return json.dumps({"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1,
+                       "learning_rate": 0.1}).encode()
 
 
 def http(requests: int) -> None:
@@ -136,20 +137,14 @@ def http(requests: int) -> None:
     keep-alive connection with http.client (what requests and urllib use)."""
     import http.client
 
-    from bench.floor_app import BODY
+    from bench.load import free_port, wait_ready
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port),
                                "--log-level", "warning", "--no-access-log"], cwd=ROOT)
     try:
-        for _ in range(200):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request("GET", "/api/health")
-                conn.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_ready(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         headers = {"content-type": "application/json"}
 
         def call(method: str, path: str, body: bytes | None = None) -> bytes:
@@ -159,8 +154,9 @@ def http(requests: int) -> None:
             assert r.status == 200, data[:200]
             return data
 
-        cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", BODY),
-                 "engine": ("POST", "/bench/engine", BODY), "step": ("POST", "/api/step", BODY)}
+        body = step_body()
+        cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", body),
+                 "engine": ("POST", "/bench/engine", body), "step": ("POST", "/api/step", body)}
         assert call(*cases["floor"]) == call(*cases["step"])  # the floor answers the step's very bytes
         times: dict[str, list[float]] = {name: [] for name in cases}
         for i in range(200 + requests):  # the first 200 warm up

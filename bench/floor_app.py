@@ -20,16 +20,10 @@ from app import compute
 from app.body import parse
 from app.main import app
 from app.schemas import StepRequest
-from engine import init_params, read_spec, train_step
+from bench.bench import step_body
+from engine import train_step
 
-__all__ = ["BODY", "app"]
-
-
-def step_body() -> bytes:
-    """The benchmark's /api/step request: the seed network at seed 0, the seed's bar image."""
-    params = {k: v.tolist() for k, v in init_params(read_spec(), 0).items()}
-    return json.dumps({"params": params, "input": [[0, 0, 1, 1, 0, 0]] * 6, "label": 1,
-                       "learning_rate": 0.1}).encode()
+__all__ = ["app"]
 
 
 async def _step_response(body: bytes) -> bytes:
