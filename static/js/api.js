@@ -1,6 +1,6 @@
 // The JSON API client: the page's only source of numbers.
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, detail) {
     super(detail);
     this.status = status;

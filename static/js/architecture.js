@@ -1,14 +1,15 @@
 // The network editor: presets, one row per layer with its fields, live shape and parameter
 // counts from POST /api/network, and the reason when a choice does not fit.
 
-const $ = (id) => document.getElementById(id);
+import { $, options } from "./dom.js";
+import { clone } from "./state.js";
 
 const conv = (filters, k = 3, padding = 0, stride = 1) => ({ type: "conv2d", filters, kernel_size: k, stride, padding });
 const pool = (k = 2, stride = k) => ({ type: "maxpool2d", kernel_size: k, stride });
 const dense = (units) => ({ type: "dense", units });
 const act = (type) => ({ type });
 
-export const PRESETS = {
+const PRESETS = {
   seed: {
     label: "the seed's network (6×6, bars)", dataset: ["bars", null],
     train: { optimizer: "sgd", lr: 0.5, iterations: 1500, batch: 16 },
@@ -133,12 +134,7 @@ export function showSpec(spec) {
 }
 
 export function bindArchitecture(actions) {
-  $("arch-preset").replaceChildren(...[["", "choose…"], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])].map(([v, t]) => {
-    const o = document.createElement("option");
-    o.value = v;
-    o.textContent = t;
-    return o;
-  }));
+  options($("arch-preset"), [["", "choose…"], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])]);
   $("arch-preset").addEventListener("change", (e) => {
     const p = PRESETS[e.target.value];
     if (p) {
@@ -150,11 +146,11 @@ export function bindArchitecture(actions) {
   $("arch-add").addEventListener("click", () => {
     const type = $("arch-add-type").value;
     const defaults = { conv2d: conv(4), maxpool2d: pool(), dense: dense(4) };
-    const layer = JSON.parse(JSON.stringify(defaults[type] ?? act(type)));
+    const layer = clone(defaults[type] ?? act(type));
     // New layers go before the output layer (the sigmoid/softmax stays last).
     const at = draft.layers.length && ["sigmoid", "softmax"].includes(draft.layers.at(-1).type) ? draft.layers.length - 2 : draft.layers.length;
     draft.layers.splice(Math.max(0, at), 0, layer);
     schedule(0);
   });
-  $("arch-apply").addEventListener("click", () => actions.useNetwork(JSON.parse(JSON.stringify(draft))));
+  $("arch-apply").addEventListener("click", () => actions.useNetwork(clone(draft)));
 }

@@ -1,14 +1,15 @@
 // Buttons, keyboard shortcuts and play/pause. Phase buttons are enabled only when their
 // phase is next (main.js sets `disabled`); keys follow the same rule.
 
+import { $ } from "./dom.js";
+
 const KEYS = { f: "forward", b: "backward", u: "update", s: "step", z: "undo", r: "reset", g: "gradcheck" };
 
 export function bindControls(actions) {
-  const $ = (id) => document.getElementById(id);
   $("btn-forward").addEventListener("click", actions.forward);
   $("btn-backward").addEventListener("click", actions.backward);
   $("btn-update").addEventListener("click", actions.update);
-  $("btn-step").addEventListener("click", () => actions.step({ animate: false }));
+  $("btn-step").addEventListener("click", actions.step);
   $("btn-undo").addEventListener("click", actions.undo);
   $("btn-reset").addEventListener("click", actions.reset);
   $("btn-gradcheck").addEventListener("click", actions.gradcheck);
@@ -45,7 +46,7 @@ export function bindControls(actions) {
   async function loop() {
     while (playing) {
       // An error (e.g. a runaway learning rate overflowed) stops the run rather than repeating it.
-      if (!(await actions.step({ animate: false })) && !actions.isBusy()) {
+      if (!(await actions.step()) && !actions.isBusy()) {
         if (playing) toggle();
         break;
       }
@@ -74,7 +75,6 @@ export function bindControls(actions) {
     if (!action) return;
     if (["forward", "backward", "update"].includes(action) && actions.phase() !== action) return;
     e.preventDefault();
-    if (action === "step") actions.step({ animate: false });
-    else actions[action]();
+    actions[action]();
   });
 }

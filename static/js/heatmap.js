@@ -5,11 +5,11 @@ const DIVERGING = [
 ];
 const SEQUENTIAL = [[0, "#ffffff"], [1, "#1f3b57"]];
 
-export const CELL = 40; // px per cell at most
+const CELL = 40; // px per cell at most
 
 // An array of any rank as a list of 2-D panels with labels: (H, W) -> one panel,
 // (C, H, W) -> C panels, (F, C, h, w) -> F*C panels, (D,) -> one 1xD row, scalar -> 1x1.
-export function panels(name, value) {
+function panels(name, value) {
   if (!Array.isArray(value)) return [{ label: name, z: [[value]], index: (r, c) => [] }];
   if (!Array.isArray(value[0])) {
     // A long vector (F of a deeper network, 64 values) wraps into rows of 16, so its cells
@@ -62,11 +62,11 @@ function outlines(cells, color) {
   }));
 }
 
-export function draw(el, z, opts = {}) {
+function draw(el, z, opts = {}) {
   const rows = z.length;
   const cols = z[0].length;
   const width = opts.width ?? 150;
-  const cell = Math.max(8, Math.min(CELL * (opts.scale ?? 1), Math.floor((width - (rows >= 3 ? 38 : 6)) / cols)));
+  const cell = Math.max(8, Math.min(CELL, Math.floor((width - (rows >= 3 ? 38 : 6)) / cols)));
   const digits = cell >= 30 ? 3 : 2;
   const signed = opts.signed ?? range(z)[0] < 0;
   const trace = {

@@ -1,6 +1,5 @@
 // The input X: paint it by clicking cells, pick a preset, or upload a PNG/JPEG (turned into
 // an array by POST /api/images).
-import { api } from "./api.js";
 import { drawArray } from "./heatmap.js";
 
 // Presets for any H x W (drawn on channel 0 and copied to every channel).
@@ -24,12 +23,6 @@ export function drawInput(container, input, onPaint) {
   return drawArray(container, "input", "X", input, {
     width: 230, signed: false, onCell: onPaint ? (index) => onPaint(index) : undefined, maxPanels: 3,
   });
-}
-
-export async function upload(file, shape, invert) {
-  const [channels, height, width] = shape;
-  const result = await api.upload(file, { channels, height, width, invert });
-  return result;
 }
 
 export function showPreview(file, name) {

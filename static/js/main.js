@@ -2,11 +2,12 @@
 import { api } from "./api.js";
 import { bindArchitecture, showSpec } from "./architecture.js";
 import { bindControls } from "./controls.js";
+import { $, options } from "./dom.js";
 import { renderEquations } from "./equations.js";
 import { renderGradcheck } from "./gradcheck.js";
-import { drawInput, preset, showPreview, upload } from "./input.js";
+import { drawInput, preset, showPreview } from "./input.js";
 import {
-  adoptParams, applyStateFile, checkStateFile, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
+  adoptParams, applyStateFile, checkStateFile, clone, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
   state, undo,
 } from "./state.js";
 import {
@@ -15,10 +16,9 @@ import {
 import { bindTraining, chooseDataset, classNames, loadSamples } from "./train.js";
 import { renderLossCurve, renderUpdate } from "./update.js";
 
-const $ = (id) => document.getElementById(id);
 let busy = false;
 
-export function toast(message) {
+function toast(message) {
   const t = $("toast");
   t.textContent = message;
   t.hidden = false;
@@ -34,12 +34,7 @@ function setStatus() {
   for (const id of ["btn-step", "btn-undo", "btn-reset", "btn-gradcheck", "btn-export"]) $(id).disabled = busy;
   $("btn-undo").disabled = busy || (state.history.length < 2 && !state.fwd);
   const sel = $("history");
-  sel.replaceChildren(...state.history.map((h) => {
-    const o = document.createElement("option");
-    o.value = String(h.iteration);
-    o.textContent = `start of iteration ${h.iteration}`;
-    return o;
-  }));
+  options(sel, state.history.map((h) => [h.iteration, `start of iteration ${h.iteration}`]));
   sel.value = String(state.history.at(-1)?.iteration ?? 1);
   document.body.dataset.phase = state.phase;
   document.body.dataset.busy = busy ? "1" : "0";
@@ -102,16 +97,15 @@ function renderPrediction(p) {
   box.append(head, list);
 }
 
+// How many labels the network tells apart: a single sigmoid unit still separates two classes.
+function classCount() {
+  return summary.network.loss === "bce" ? 2 : summary.layers.at(-1).out_shape[0];
+}
+
 function labelOptions() {
-  const units = summary.layers.at(-1).out_shape[0];
-  const n = summary.network.loss === "bce" ? 2 : units;
-  const names = classNames(units);
-  $("label").replaceChildren(...Array.from({ length: n }, (_, i) => {
-    const o = document.createElement("option");
-    o.value = String(i);
-    o.textContent = names ? `${i} (${names[i]})` : String(i);
-    return o;
-  }));
+  const n = classCount();
+  const names = classNames(summary.layers.at(-1).out_shape[0]);
+  options($("label"), Array.from({ length: n }, (_, i) => [i, names ? `${i} (${names[i]})` : String(i)]));
   if (state.label >= n) state.label = 0;
   $("label").value = String(state.label);
 }
@@ -124,11 +118,11 @@ async function doForward() {
   await drawAll();
 }
 
-async function doBackward({ animate = true } = {}) {
+async function doBackward() {
   state.bwd = await api.backward(state);
   state.fwd = state.bwd;
   state.phase = "update";
-  await drawAll({ animate });
+  await drawAll({ animate: true });
   document.body.dataset.revealed = String(state.iteration);
 }
 
@@ -152,12 +146,12 @@ function finishIteration(params, gradients, loss, lossAfter) {
   pushIteration(params, { iteration: state.iteration, loss, loss_after: lossAfter });
 }
 
-async function doStep({ animate = false } = {}) {
+async function doStep() {
   const res = await api.step(state);
   state.fwd = res;
   state.bwd = res;
   finishIteration(res.params, paramGradients(res.gradients), res.loss, res.loss_after);
-  await drawAll({ animate });
+  await drawAll(); // all at once: a Step (and Play) shows the result, Backward shows the order
   $("loss-after").textContent = `after update: ${res.loss_after.toFixed(4)}`;
 }
 
@@ -209,7 +203,7 @@ function applyEdit() {
   }
   setAt(state.params[editing.name], editing.index, v);
   // Keep the iteration's starting snapshot in step with a deliberate edit.
-  state.history.at(-1).params = JSON.parse(JSON.stringify(state.params));
+  state.history.at(-1).params = clone(state.params);
   editing = null;
   $("editor").hidden = true;
   guarded(refresh);
@@ -306,11 +300,11 @@ function syncInputs() {
   $("seed").value = String(state.seed);
 }
 
-export const actions = {
+const actions = {
   forward: () => guarded(doForward),
-  backward: () => guarded(() => doBackward()),
+  backward: () => guarded(doBackward),
   update: () => guarded(doUpdate),
-  step: (opts) => guarded(() => doStep(opts)),
+  step: () => guarded(doStep),
   undo: () => guarded(async () => { if (undo()) await drawAll(); }),
   goto: (iteration) => guarded(async () => { if (restore(iteration)) await drawAll(); }),
   reset: () => guarded(reset),
@@ -330,7 +324,8 @@ export const actions = {
   },
   preset: (name) => { state.input = preset(name, summary.shapes.X); guarded(refresh); },
   upload: (file) => guarded(async () => {
-    const res = await upload(file, summary.shapes.X, $("invert").checked);
+    const [channels, height, width] = summary.shapes.X;
+    const res = await api.upload(file, { channels, height, width, invert: $("invert").checked });
     showPreview(file, file.name);
     state.input = res.input;
     await refresh();
@@ -339,8 +334,7 @@ export const actions = {
     const x = summary.shapes.X;
     if (shape.join() !== x.join()) throw new Error(`this example is ${shape.join("×")} but the network takes ${x.join("×")}: pick a matching architecture`);
     state.input = input;
-    const n = summary.network.loss === "bce" ? 2 : summary.layers.at(-1).out_shape[0];
-    if (label < n) state.label = label;
+    if (label < classCount()) state.label = label;
     syncInputs();
     state.fwd = null;
     state.bwd = null;

@@ -2,7 +2,7 @@
 // is stateless, so a server restart loses nothing.
 
 const STORAGE_KEY = "backprop-viz-state-v1";
-export const STATE_VERSION = 1;
+const STATE_VERSION = 1;
 
 export const state = {
   network: null,
@@ -20,7 +20,8 @@ export const state = {
   history: [], // snapshots at the start of each iteration: {iteration, params, losses}
 };
 
-const clone = (x) => JSON.parse(JSON.stringify(x));
+// A deep copy of plain JSON data (parameters, specs): snapshots must not share arrays with what is edited later.
+export const clone = (x) => JSON.parse(JSON.stringify(x));
 
 export function startHistory() {
   state.history = [{ iteration: state.iteration, params: clone(state.params), losses: state.losses.length }];

@@ -1,6 +1,7 @@
 // The network as a left-to-right strip of stages (X -> Z1 -> A1 -> P1 -> F -> Z2 -> A2 -> L),
 // each with its activation heatmap and, in the backward phase, its gradient underneath;
 // and the parameters W{k}, b{k} with their gradients.
+import { el } from "./dom.js";
 import { drawArray, fmt } from "./heatmap.js";
 
 const FORMULA = {
@@ -28,13 +29,6 @@ export function stages() {
     prev = layer.output;
   }
   return out;
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 // A stage's share of the strip's width: its heatmap's columns, plus room for the colour bar.
@@ -118,8 +112,8 @@ export async function drawForward(fwd) {
 // No forward pass yet in this iteration (after Undo/Reset): nothing stale stays on screen.
 export function clearForward() {
   for (const s of stages()) {
-    const el = document.getElementById(`act-${s.name}`);
-    if (el) { el.replaceChildren(); delete el.dataset.ids; }
+    const box = document.getElementById(`act-${s.name}`);
+    if (box) { box.replaceChildren(); delete box.dataset.ids; }
   }
   document.getElementById("loss-value").textContent = "–";
 }
@@ -131,7 +125,7 @@ export function hideGradients() {
 }
 
 // The order the chain rule computes them: from the loss back to X, parameters as reached.
-export function chainOrder() {
+function chainOrder() {
   const order = [];
   const all = stages();
   for (let i = all.length - 1; i >= 0; i--) {
@@ -143,7 +137,9 @@ export function chainOrder() {
   return order;
 }
 
-export async function drawBackward(bwd, { animate = true, delay = 110 } = {}) {
+const REVEAL_MS = 110; // between gradients, so the chain rule's order can be followed
+
+export async function drawBackward(bwd, { animate = true } = {}) {
   const winners = winnersByInput(bwd.masks);
   const passes = {};
   for (const [key, mask] of Object.entries(bwd.local ?? {})) {
@@ -166,7 +162,7 @@ export async function drawBackward(bwd, { animate = true, delay = 110 } = {}) {
       wrap?.classList.remove("hidden");
       await drawArray(document.getElementById(`pgrad-${step.name}`), "pgrad", `d${step.name}`, g, { width: 200, signed: true });
     }
-    if (animate) await new Promise((r) => setTimeout(r, delay));
+    if (animate) await new Promise((r) => setTimeout(r, REVEAL_MS));
   }
 }
 

@@ -1,16 +1,17 @@
 // Datasets and training: pick a dataset, train with a live progress bar and curve (NDJSON
 // stream from POST /api/train, cancellable), and pick dataset examples as the input.
 
-const $ = (id) => document.getElementById(id);
+import { $, options } from "./dom.js";
+
 let datasets = [];
 let controller = null;
 let offset = 0;
 
-export function currentDataset() {
+function currentDataset() {
   return datasets.find((d) => d.name === $("ds-name").value) ?? null;
 }
 
-export function selectedClasses() {
+function selectedClasses() {
   const text = $("ds-classes").value.trim();
   if (!text) return null;
   return text.split(",").map((t) => Number(t.trim()));
@@ -172,12 +173,7 @@ async function train(actions) {
 
 export async function bindTraining(actions) {
   datasets = (await getJSON("/api/datasets")).datasets;
-  $("ds-name").replaceChildren(...datasets.map((d) => {
-    const o = document.createElement("option");
-    o.value = d.name;
-    o.textContent = `${d.name} (${d.input_shape.slice(1).join("×")}, ${d.classes.length} classes)`;
-    return o;
-  }));
+  options($("ds-name"), datasets.map((d) => [d.name, `${d.name} (${d.input_shape.slice(1).join("×")}, ${d.classes.length} classes)`]));
   $("ds-name").addEventListener("change", () => { offset = 0; describe(); loadSamples(actions); });
   $("ds-classes").addEventListener("change", () => { offset = 0; loadSamples(actions); });
   $("ds-split").addEventListener("change", () => { offset = 0; loadSamples(actions); });

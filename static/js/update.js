@@ -1,15 +1,9 @@
 // The update W <- W - eta dW shown as W_old, eta*dW and W_new side by side, the loss
 // before and after, and the loss curve over the iterations done so far.
+import { el } from "./dom.js";
 import { drawArray, fmt } from "./heatmap.js";
 
 const scale = (a, k) => (Array.isArray(a) ? a.map((v) => scale(v, k)) : a * k); // display only
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 export async function renderUpdate(box, upd) {
   if (!upd) {
