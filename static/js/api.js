@@ -8,7 +8,14 @@ class ApiError extends Error {
   }
 }
 
-async function parse(response) {
+// A call the server never answered. Every action's call says the learner's work is safe (it
+// lives in this browser); the editor's live check and the upload say only what happened; the
+// page's start and the dataset lists have always shown the fetch's own error (null).
+const KEPT = "; your work is kept in this browser";
+
+// The JSON of a response, or an ApiError with the server's detail (a string as is, a
+// validation list as JSON) when the status is not OK.
+export async function parse(response) {
   let data = null;
   try {
     data = await response.json();
@@ -16,50 +23,52 @@ async function parse(response) {
     data = { detail: response.statusText || "the server sent no JSON" };
   }
   if (!response.ok) {
-    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail ?? response.statusText);
     throw new ApiError(response.status, detail);
   }
   return data;
 }
 
-async function post(path, body) {
+// fetch() options for a JSON POST; `extra` carries e.g. the training stream's abort signal.
+export const jsonPost = (body, extra = {}) => ({
+  method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...extra,
+});
+
+async function request(path, init, unanswered) {
   let response;
   try {
-    response = await fetch(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    response = await fetch(path, init);
   } catch (err) {
-    throw new ApiError(0, `the server did not answer (${err.message}); your work is kept in this browser`);
+    if (unanswered === null) throw err;
+    throw new ApiError(0, `the server did not answer (${err.message})${unanswered}`);
   }
   return parse(response);
 }
 
+const post = (path, body, { unanswered = KEPT } = {}) => request(path, jsonPost(body), unanswered);
+
+// The example the engine runs: the same four fields in every forward/backward/step body.
+const example = (s, params = s.params) => ({ network: s.network, params, input: s.input, label: s.label });
+
 export const api = {
   init: (network, seed) => post("/api/init", { network, seed }),
-  forward: (s) => post("/api/forward", { network: s.network, params: s.params, input: s.input, label: s.label }),
-  backward: (s) => post("/api/backward", { network: s.network, params: s.params, input: s.input, label: s.label }),
+  // Shapes and parameter counts of a network spec. `unanswered`: see KEPT.
+  network: (spec, { unanswered = null } = {}) => post("/api/network", { network: spec }, { unanswered }),
+  get: (url) => request(url, undefined, null),
+  forward: (s) => post("/api/forward", example(s)),
+  backward: (s) => post("/api/backward", example(s)),
   update: (s, gradients) =>
     post("/api/update", { network: s.network, params: s.params, gradients, learning_rate: s.lr }),
-  step: (s) =>
-    post("/api/step", { network: s.network, params: s.params, input: s.input, label: s.label, learning_rate: s.lr }),
-  gradcheck: (s) => post("/api/gradcheck", { network: s.network, params: s.params, input: s.input, label: s.label }),
-  lossOf: async (s, params) =>
-    (await post("/api/forward", { network: s.network, params, input: s.input, label: s.label })).loss,
-  async upload(file, { channels, height, width, invert }) {
+  step: (s) => post("/api/step", { ...example(s), learning_rate: s.lr }),
+  gradcheck: (s) => post("/api/gradcheck", example(s)),
+  lossOf: async (s, params) => (await post("/api/forward", example(s, params))).loss,
+  upload(file, { channels, height, width, invert }) {
     const form = new FormData();
     form.append("file", file);
     form.append("channels", String(channels));
     form.append("height", String(height));
     form.append("width", String(width));
     form.append("invert", invert ? "true" : "false");
-    let response;
-    try {
-      response = await fetch("/api/images", { method: "POST", body: form });
-    } catch (err) {
-      throw new ApiError(0, `the server did not answer (${err.message})`);
-    }
-    return parse(response);
+    return request("/api/images", { method: "POST", body: form }, "");
   },
 };

@@ -1,6 +1,7 @@
 // The network editor: presets, one row per layer with its fields, live shape and parameter
 // counts from POST /api/network, and the reason when a choice does not fit.
 
+import { api } from "./api.js";
 import { $, options } from "./dom.js";
 import { clone } from "./state.js";
 
@@ -107,16 +108,15 @@ function render(summary, error) {
 async function check() {
   draft.input_shape = ["arch-c", "arch-h", "arch-w"].map((id) => Number($(id).value));
   draft.loss = $("arch-loss").value;
+  let summary;
   try {
-    const r = await fetch("/api/network", {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ network: draft }),
-    });
-    const data = await r.json();
-    if (!r.ok) render(null, typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
-    else render(data, null);
+    // Only the draft is at stake here, so no "your work is kept" when the server is away.
+    summary = await api.network(draft, { unanswered: "" });
   } catch (err) {
-    render(null, `the server did not answer (${err.message})`);
+    render(null, err.detail ?? err.message);
+    return;
   }
+  render(summary, null);
 }
 
 function schedule(ms = 250) {

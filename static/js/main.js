@@ -211,12 +211,7 @@ function applyEdit() {
 
 // ----------------------------------------------------------------------------- setup
 async function loadNetwork() {
-  const r = await fetch("/api/network", {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ network: state.network }),
-  });
-  const data = await r.json();
-  if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
-  setSummary(data);
+  setSummary(await api.network(state.network));
   buildStrip($("strip"));
   buildParams($("params"));
   $("net-summary").textContent = `${summary.param_count} trainable parameters`;

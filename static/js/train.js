@@ -1,6 +1,7 @@
 // Datasets and training: pick a dataset, train with a live progress bar and curve (NDJSON
 // stream from POST /api/train, cancellable), and pick dataset examples as the input.
 
+import { api, jsonPost, parse } from "./api.js";
 import { $, options } from "./dom.js";
 
 let datasets = [];
@@ -44,13 +45,6 @@ function thumb(input) {
   return canvas;
 }
 
-async function getJSON(url) {
-  const r = await fetch(url);
-  const data = await r.json();
-  if (!r.ok) throw new Error(data.detail ?? r.statusText);
-  return data;
-}
-
 function describe() {
   const d = currentDataset();
   if (!d) return;
@@ -66,7 +60,7 @@ export async function loadSamples(actions) {
     (classes ? `&classes=${encodeURIComponent(classes)}` : "");
   let data;
   try {
-    data = await getJSON(url);
+    data = await api.get(url);
   } catch (err) {
     actions.toast(err.message);
     return;
@@ -118,13 +112,9 @@ async function train(actions) {
   $("tr-status").textContent = "starting…";
   document.body.dataset.training = "1";
   try {
-    const r = await fetch("/api/train", {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: controller.signal,
-    });
-    if (!r.ok) {
-      const data = await r.json().catch(() => ({ detail: r.statusText }));
-      throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
-    }
+    // Streamed NDJSON, so fetch itself (api's calls read one JSON document); an error status is still parsed the same way.
+    const r = await fetch("/api/train", jsonPost(body, { signal: controller.signal }));
+    if (!r.ok) await parse(r);
     const reader = r.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -172,7 +162,7 @@ async function train(actions) {
 }
 
 export async function bindTraining(actions) {
-  datasets = (await getJSON("/api/datasets")).datasets;
+  datasets = (await api.get("/api/datasets")).datasets;
   options($("ds-name"), datasets.map((d) => [d.name, `${d.name} (${d.input_shape.slice(1).join("×")}, ${d.classes.length} classes)`]));
   $("ds-name").addEventListener("change", () => { offset = 0; describe(); loadSamples(actions); });
   $("ds-classes").addEventListener("change", () => { offset = 0; loadSamples(actions); });

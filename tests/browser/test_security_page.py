@@ -30,6 +30,7 @@ from browser_testlib2 import (
     start_server,
     stop_server,
     train,
+    wait_arch_status,
     wait_toast,
 )
 from PIL import Image
@@ -220,8 +221,18 @@ def test_a_server_restart_loses_nothing(browser: Browser) -> None:
             assert iteration(page) == 3
             assert saved_state(page) == before
             hide_toast(page)
+            # The architecture editor's live check says only that the server is away: its
+            # draft is not the learner's saved work.
+            page.fill("#arch-h", "7")
+            page.dispatch_event("#arch-h", "change")
+            text = wait_arch_status(page, "✗ the server did not answer (")
+            assert "kept" not in text, text
+            assert page.is_disabled("#arch-apply")
 
             proc = start_server(port)
+            page.fill("#arch-h", "6")
+            page.dispatch_event("#arch-h", "change")
+            wait_arch_status(page, "✓")
             page.click("#btn-step")
             wait_iteration(page, 4)
             after = saved_state(page)
