@@ -45,6 +45,8 @@ const FIELDS = {
 
 let draft = null;
 let timer = null;
+let infoCells = []; // per layer row: [output, shape, params] cells, the only ones a check changes
+let checks = 0; // a check's answer counts only if no newer check (or known summary) came since
 
 const scalar = (v) => (Array.isArray(v) ? v[0] : v);
 
@@ -56,7 +58,9 @@ function fromSpec(spec) {
   };
 }
 
-function render(summary, error) {
+// The rows, only when the layer list changes (a preset, an added or removed layer): a check
+// rebuilding them would replace the very <input> being typed in, taking its focus mid-edit.
+function buildRows() {
   const table = $("arch-table");
   table.replaceChildren();
   const tr = table.insertRow();
@@ -65,7 +69,7 @@ function render(summary, error) {
     th.textContent = h;
     tr.append(th);
   }
-  draft.layers.forEach((layer, i) => {
+  infoCells = draft.layers.map((layer, i) => {
     const row = table.insertRow();
     row.insertCell().textContent = String(i);
     row.insertCell().textContent = layer.type;
@@ -84,15 +88,23 @@ function render(summary, error) {
       label.append(input);
       cell.append(label, " ");
     }
-    const info = summary?.layers?.[i];
-    row.insertCell().textContent = info ? info.output : "";
-    row.insertCell().textContent = info ? info.out_shape.join("×") : "";
-    row.insertCell().textContent = info ? String(info.param_count) : "";
+    const info = [row.insertCell(), row.insertCell(), row.insertCell()];
     const rm = document.createElement("button");
     rm.textContent = "✕";
     rm.title = "Remove this layer";
-    rm.addEventListener("click", () => { draft.layers.splice(i, 1); schedule(0); });
+    rm.addEventListener("click", () => { draft.layers.splice(i, 1); buildRows(); schedule(0); });
     row.insertCell().append(rm);
+    return info;
+  });
+}
+
+// A check's outcome: each layer's output, shape and parameter count, and the verdict.
+function render(summary, error) {
+  infoCells.forEach(([output, shape, params], i) => {
+    const info = summary?.layers?.[i];
+    output.textContent = info ? info.output : "";
+    shape.textContent = info ? info.out_shape.join("×") : "";
+    params.textContent = info ? String(info.param_count) : "";
   });
   const status = $("arch-status");
   if (error) {
@@ -106,6 +118,7 @@ function render(summary, error) {
 }
 
 async function check() {
+  const mine = ++checks;
   draft.input_shape = ["arch-c", "arch-h", "arch-w"].map((id) => Number($(id).value));
   draft.loss = $("arch-loss").value;
   let summary;
@@ -113,10 +126,10 @@ async function check() {
     // Only the draft is at stake here, so no "your work is kept" when the server is away.
     summary = await api.network(draft, { unanswered: "" });
   } catch (err) {
-    render(null, err.detail ?? err.message);
+    if (mine === checks) render(null, err.detail ?? err.message);
     return;
   }
-  render(summary, null);
+  if (mine === checks) render(summary, null);
 }
 
 function schedule(ms = 250) {
@@ -124,13 +137,22 @@ function schedule(ms = 250) {
   timer = setTimeout(check, ms);
 }
 
-export function showSpec(spec) {
+// Show a network in the editor. `summary`, when the caller already has the network's
+// /api/network answer (the page's own network), is shown as is instead of asking again.
+export function showSpec(spec, summary = null) {
   draft = fromSpec(spec);
   $("arch-c").value = String(draft.input_shape[0]);
   $("arch-h").value = String(draft.input_shape[1]);
   $("arch-w").value = String(draft.input_shape[2]);
   $("arch-loss").value = draft.loss;
-  schedule(0);
+  buildRows();
+  if (!summary) {
+    schedule(0);
+    return;
+  }
+  clearTimeout(timer);
+  checks += 1;
+  render(summary, null);
 }
 
 export function bindArchitecture(actions) {
@@ -150,6 +172,7 @@ export function bindArchitecture(actions) {
     // New layers go before the output layer (the sigmoid/softmax stays last).
     const at = draft.layers.length && ["sigmoid", "softmax"].includes(draft.layers.at(-1).type) ? draft.layers.length - 2 : draft.layers.length;
     draft.layers.splice(Math.max(0, at), 0, layer);
+    buildRows();
     schedule(0);
   });
   $("arch-apply").addEventListener("click", () => actions.useNetwork(clone(draft)));

@@ -26,26 +26,42 @@ function toast(message) {
   toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
-function setStatus() {
+// The buttons: all off while an action runs, then only the next phase's. Cheap, so it runs
+// at both ends of every action; data-busy is what the tests wait on.
+function setBusy(on) {
+  busy = on;
+  for (const b of document.querySelectorAll("button[data-phase]")) b.disabled = busy || b.dataset.phase !== state.phase;
+  for (const id of ["btn-step", "btn-reset", "btn-gradcheck", "btn-export"]) $(id).disabled = busy;
+  $("btn-undo").disabled = busy || (state.history.length < 2 && !state.fwd);
+  document.body.dataset.busy = busy ? "1" : "0";
+}
+
+// The history list as last built, rebuilt only when the history changed: it only grows, is
+// cut back or is replaced as a whole, and no entry's iteration changes, so its length and
+// last entry tell.
+let listed = { length: -1, last: null };
+
+// What an action changed: the next phase, the history list and the saved copy. Once per
+// action (save() writes the whole history, every snapshot's parameters included).
+function syncStatus() {
   const names = { forward: "Forward", backward: "Backward", update: "Update" };
   $("next-phase").textContent = names[state.phase];
   $("iteration").textContent = `iteration ${state.iteration}`;
-  for (const b of document.querySelectorAll("button[data-phase]")) b.disabled = busy || b.dataset.phase !== state.phase;
-  for (const id of ["btn-step", "btn-undo", "btn-reset", "btn-gradcheck", "btn-export"]) $(id).disabled = busy;
-  $("btn-undo").disabled = busy || (state.history.length < 2 && !state.fwd);
   const sel = $("history");
-  options(sel, state.history.map((h) => [h.iteration, `start of iteration ${h.iteration}`]));
-  sel.value = String(state.history.at(-1)?.iteration ?? 1);
+  const last = state.history.at(-1);
+  if (listed.length !== state.history.length || listed.last !== last) {
+    options(sel, state.history.map((h) => [h.iteration, `start of iteration ${h.iteration}`]));
+    listed = { length: state.history.length, last };
+  }
+  sel.value = String(last?.iteration ?? 1);
   document.body.dataset.phase = state.phase;
-  document.body.dataset.busy = busy ? "1" : "0";
   save();
 }
 
 // One action at a time; an error becomes a toast. Resolves to whether the action succeeded.
 async function guarded(fn) {
   if (busy) return false;
-  busy = true;
-  setStatus();
+  setBusy(true);
   try {
     await fn();
     return true;
@@ -53,8 +69,8 @@ async function guarded(fn) {
     toast(err.detail ?? err.message ?? String(err));
     return false;
   } finally {
-    busy = false;
-    setStatus();
+    syncStatus();
+    setBusy(false);
   }
 }
 
@@ -232,7 +248,7 @@ async function useNetwork(spec) {
   state.network = summary.network;
   state.input = preset("blank", summary.shapes.X);
   await reset();
-  showSpec(state.network);
+  showSpec(state.network, summary); // loadNetwork just checked it: no second /api/network
 }
 
 async function reset() {
@@ -315,7 +331,7 @@ const actions = {
   setLr: (v) => {
     if (!(v > 0 && v <= Number($("lr").max))) { toast(`the learning rate must be above 0 and at most ${$("lr").max}`); syncInputs(); return; }
     state.lr = v;
-    setStatus();
+    syncStatus();
   },
   preset: (name) => { state.input = preset(name, summary.shapes.X); guarded(refresh); },
   upload: (file) => guarded(async () => {
@@ -369,11 +385,12 @@ async function start() {
   }
   syncInputs();
   bindControls(actions);
-  showSpec(state.network);
+  showSpec(state.network, summary);
   bindArchitecture(actions);
   await bindTraining(actions);
   labelOptions();
-  setStatus();
+  syncStatus();
+  setBusy(false);
   document.body.dataset.ready = "1";
 }
 

@@ -5,39 +5,47 @@ import { drawArray, fmt } from "./heatmap.js";
 
 const scale = (a, k) => (Array.isArray(a) ? a.map((v) => scale(v, k)) : a * k); // display only
 
-export async function renderUpdate(box, upd) {
-  if (!upd) {
-    box.replaceChildren(el("p", "muted", "After Backward, Update (U) applies W ← W − η dW to every parameter."));
-    return;
-  }
+// Rows are built once per set of parameter names and then only redrawn: drawArray then
+// updates the plots it already made instead of creating three new ones per parameter every step.
+let built = null; // { key, box, head, rows: [{ name, row, boxes: { old, step, new } }] }
+
+function build(box, names) {
   const head = el("p", "update-head");
-  head.textContent = `iteration ${upd.iteration}: η = ${upd.lr} · loss ${fmt(upd.loss, 4)} → ${fmt(upd.loss_after, 4)} on this example`;
   head.dataset.testid = "update-head";
-  const rows = Object.keys(upd.old).map((name) => {
+  const rows = names.map((name) => {
     const row = el("div", "update-row");
     row.id = `update-${name}`;
     row.append(el("div", "update-name", name));
-    const cols = [
-      [`${name} old`, upd.old[name], "old"],
-      [`η·d${name}`, scale(upd.gradients[`d${name}`], upd.lr), "step"],
-      [`${name} new`, upd.new[name], "new"],
-    ].map(([label, value, kind], i) => {
+    const boxes = {};
+    [[`${name} old`, "old"], [`η·d${name}`, "step"], [`${name} new`, "new"]].forEach(([label, kind], i) => {
       const col = el("div", "update-col");
       col.append(el("div", "small muted", `${i === 1 ? "− " : i === 2 ? "= " : ""}${label}`));
-      const box2 = el("div", "act");
-      box2.id = `upd-${kind}-${name}`;
-      col.append(box2);
-      return [col, box2, value, kind];
+      boxes[kind] = el("div", "act");
+      boxes[kind].id = `upd-${kind}-${name}`;
+      col.append(boxes[kind]);
+      row.append(col);
     });
-    row.append(...cols.map((c) => c[0]));
-    row._cols = cols;
-    return row;
+    return { name, row, boxes };
   });
-  box.replaceChildren(head, ...rows);
-  const jobs = [];
-  for (const row of rows) for (const [, div, value, kind] of row._cols)
-    jobs.push(drawArray(div, `upd-${kind}`, row.id.slice(7), value, { width: 118, signed: true, maxPanels: 2 }));
-  await Promise.all(jobs);
+  box.replaceChildren(head, ...rows.map((r) => r.row));
+  return { key: names.join(), box, head, rows };
+}
+
+export async function renderUpdate(box, upd) {
+  if (!upd) {
+    built = null;
+    box.replaceChildren(el("p", "muted", "After Backward, Update (U) applies W ← W − η dW to every parameter."));
+    return;
+  }
+  const names = Object.keys(upd.old);
+  if (built?.key !== names.join() || built.box !== box) built = build(box, names);
+  built.head.textContent = `iteration ${upd.iteration}: η = ${upd.lr} · loss ${fmt(upd.loss, 4)} → ${fmt(upd.loss_after, 4)} on this example`;
+  const opts = { width: 118, signed: true, maxPanels: 2 };
+  await Promise.all(built.rows.flatMap(({ name, boxes }) => [
+    drawArray(boxes.old, "upd-old", name, upd.old[name], opts),
+    drawArray(boxes.step, "upd-step", name, scale(upd.gradients[`d${name}`], upd.lr), opts),
+    drawArray(boxes.new, "upd-new", name, upd.new[name], opts),
+  ]));
 }
 
 export function renderLossCurve(div, losses) {

@@ -7,6 +7,7 @@ import httpx
 from browser_testlib import (
     LABEL,
     VERTICAL,
+    PageLog,
     buttons_enabled,
     click_cell,
     iteration,
@@ -53,7 +54,10 @@ def assert_phase(page: Page, phase: str) -> None:
 
 
 # ----------------------------------------------------------------------------- 1. start
-def test_page_starts_clean_with_forward_next(page: Page) -> None:
+def test_page_starts_clean_with_forward_next(page: Page, page_log: PageLog) -> None:
+    # The architecture editor shows the network the page just checked: one /api/network, not two.
+    assert sum(url.endswith("/api/network") for url in page_log.requests) == 1, page_log.requests
+    assert page.inner_text("#arch-status").startswith("✓ 15 trainable parameters")
     for b in ("btn-forward", "btn-backward", "btn-update", "btn-step"):
         assert page.locator(f"#{b}").is_visible()
     assert_phase(page, "forward")
@@ -117,10 +121,16 @@ def test_phases_by_click_and_by_keyboard(page: Page) -> None:
     assert_phase(page, "forward")
     assert loss_points(page) == 3
     assert page.locator("#gradwrap-Z1").is_visible()
+    # The next Step redraws the update panel's plots in place (the same divs, new numbers).
+    page.evaluate("() => { window.__updW1 = document.getElementById('upd-new-W1-0'); }")
+    new_w1 = z(page, "upd-new-W1-0")
     page.keyboard.press("s")
     wait_iteration(page, 5)
     assert_phase(page, "forward")
     assert loss_points(page) == 4
+    assert page.evaluate("() => window.__updW1 === document.getElementById('upd-new-W1-0')")
+    assert z(page, "upd-new-W1-0") != new_w1
+    assert page.inner_text("[data-testid=update-head]").startswith("iteration 4: η = 0.5 · loss ")
     # The curve's points are the losses the page recorded, one per iteration done.
     curve = page.evaluate("() => document.getElementById('loss-curve').data[0]")
     assert curve["x"] == [1, 2, 3, 4]
@@ -198,16 +208,24 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
 
 
 # ----------------------------------------------------------------------------- 7. undo
+def history_list(page: Page) -> tuple[list[str], str]:
+    """The history <select>'s option values and the selected one."""
+    return page.evaluate("() => { const s = document.getElementById('history');"
+                         " return [[...s.options].map(o => o.value), s.value]; }")
+
+
 def test_undo_restores_parameters_exactly(page: Page) -> None:
     w1_before = z(page, "pval-W1-0")
     params_before = saved_state(page)["params"]
 
     page.click("#btn-step")
     wait_iteration(page, 2)
+    assert history_list(page) == [["1", "2"], "2"]
     assert z(page, "pval-W1-0") != w1_before
     assert saved_state(page)["params"] != params_before
     page.click("#btn-undo")
     wait_iteration(page, 1)
+    assert history_list(page) == [["1"], "1"]
     assert z(page, "pval-W1-0") == w1_before
     assert saved_state(page)["params"] == params_before
     assert loss_points(page) == 0
@@ -222,8 +240,10 @@ def test_undo_restores_parameters_exactly(page: Page) -> None:
     page.keyboard.press("z")  # mid-iteration: back to this iteration's start
     wait_idle(page, "forward")
     assert iteration(page) == 2 and saved_state(page)["params"] == params_2
+    assert history_list(page) == [["1", "2"], "2"]
     page.keyboard.press("z")  # at its start: back to iteration 1
     wait_iteration(page, 1)
+    assert history_list(page) == [["1"], "1"]
     assert z(page, "pval-W1-0") == w1_before
     assert saved_state(page)["params"] == params_before
     assert_phase(page, "forward")

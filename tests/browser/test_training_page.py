@@ -160,6 +160,23 @@ def test_architecture_editor_checks_and_applies(page: Page, page_log: PageLog) -
     wait_arch_status(page, "✓", " 1898 ")
     assert page.is_enabled("#arch-apply")
 
+    # Typing into a field: each check fills in the shapes and counts around it, and the field
+    # keeps its focus and what was typed (a check used to rebuild the table, input included).
+    field = page.locator(arch_field(page, 3, "filters"))
+    field.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("8")
+    wait_arch_status(page, "✓", " 994 ")
+    assert field.evaluate("e => e === document.activeElement"), "the check took the focus from the field"
+    assert field.input_value() == "8"
+    assert page.locator("#arch-table tr").nth(1 + 3).locator("td").nth(5).inner_text() == "584"
+    page.keyboard.press("Backspace")
+    page.keyboard.type("16")
+    wait_arch_status(page, "✓", " 1898 ")
+    assert field.evaluate("e => e === document.activeElement"), "the check took the focus from the field"
+    assert field.input_value() == "16"
+    assert page.locator("#arch-table tr").nth(1 + 3).locator("td").nth(5).inner_text() == "1168"
+
     # No flatten before the dense layer: refused, then added back (new layers go before the dense + softmax).
     page.locator("#arch-table tr").nth(1 + 6).locator("button").click()
     status = wait_arch_status(page, "✗")
