@@ -1,16 +1,14 @@
-"""Files in and out of the page: image upload, state export/import, and broken imports."""
+"""Files in and out of the page: image upload and a state export/import round trip (refused
+imports are test_security_page.py's)."""
 
 from __future__ import annotations
 
-import copy
 import io
-import json
 from pathlib import Path
 
 import httpx
 from browser_testlib import (
-    PageLog,
-    iteration,
+    export_state,
     require_chromium,
     saved_state,
     screenshot,
@@ -73,19 +71,6 @@ def test_uploading_a_png_sets_x(page: Page, api: httpx.Client, tmp_path: Path) -
 
 
 # ----------------------------------------------------------------------------- 8. export / import
-def export_state(page: Page, tmp_path: Path) -> tuple[Path, dict]:
-    with page.expect_download() as info:
-        page.click("#btn-export")
-    download = info.value
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-    return path, json.loads(path.read_text())
-
-
-def import_file(page: Page, path: Path) -> None:
-    page.set_input_files("#import-file", str(path))
-
-
 def test_export_then_import_round_trips(page: Page, tmp_path: Path) -> None:
     page.click("#btn-step")
     wait_iteration(page, 2)
@@ -102,7 +87,7 @@ def test_export_then_import_round_trips(page: Page, tmp_path: Path) -> None:
     wait_iteration(page, 3)
     assert saved_state(page)["params"] != exported["params"]
 
-    import_file(page, path)
+    page.set_input_files("#import-file", str(path))
     wait_iteration(page, 2)
     state = saved_state(page)
     assert state["params"] == exported["params"]
@@ -116,43 +101,3 @@ def test_export_then_import_round_trips(page: Page, tmp_path: Path) -> None:
     # Training goes on from the imported state.
     page.click("#btn-step")
     wait_iteration(page, 3)
-
-
-def assert_refused(page: Page, path: Path, before: dict, words: str) -> None:
-    import_file(page, path)
-    toast = page.locator("#toast")
-    toast.wait_for(state="visible")
-    wait_idle(page)
-    text = toast.inner_text()
-    assert words in text and "unchanged" in text, text
-    assert saved_state(page) == before
-    page.evaluate("() => { document.getElementById('toast').hidden = true; }")
-
-
-def test_broken_imports_show_a_toast_and_change_nothing(page: Page, page_log: PageLog, tmp_path: Path) -> None:
-    page.click("#btn-step")
-    wait_iteration(page, 2)
-    path, good = export_state(page, tmp_path)
-    before = saved_state(page)
-    w1_before = z(page, "pval-W1-0")
-
-    not_json = tmp_path / "notes.json"
-    not_json.write_text("this is {not JSON")
-    assert_refused(page, not_json, before, "notes.json is not JSON")
-
-    # Passes the page's structural check (history snapshots agree with params); the server
-    # refuses the (1,1,2,2) W1 with a 422.
-    bad = copy.deepcopy(good)
-    bad["params"]["W1"] = [[[[0.1, 0.2], [0.3, 0.4]]]]
-    for snapshot in bad["history"]:
-        snapshot["params"]["W1"] = bad["params"]["W1"]
-    wrong_shape = tmp_path / "wrong-shape.json"
-    wrong_shape.write_text(json.dumps(bad))
-    page_log.allow(r"^error: Failed to load resource: the server responded with a status of 422")
-    assert_refused(page, wrong_shape, before, "refused")
-    assert "W1" in page.locator("#toast").text_content()
-
-    assert iteration(page) == 2
-    assert z(page, "pval-W1-0") == w1_before
-    page.click("#btn-forward")
-    wait_idle(page, "backward")

@@ -9,29 +9,27 @@ import json
 from pathlib import Path
 
 from browser_testlib import (
+    CSP_RECORDER,
     IDLE,
     PageLog,
-    iteration,
-    require_chromium,
-    saved_state,
-    wait_idle,
-    wait_iteration,
-    z,
-)
-from browser_testlib2 import (
-    CSP_RECORDER,
     csp_violations,
     directives,
     export_state,
     free_port,
     hide_toast,
     import_json,
+    iteration,
     logged_page,
+    require_chromium,
+    saved_state,
     start_server,
     stop_server,
     train,
     wait_arch_status,
+    wait_idle,
+    wait_iteration,
     wait_toast,
+    z,
 )
 from PIL import Image
 from playwright.sync_api import Browser, Dialog, Page, Response
@@ -168,13 +166,19 @@ def test_bad_imports_keep_the_state(page: Page, page_log: PageLog, tmp_path: Pat
         hide_toast(page)
         return text
 
+    text = refused("notes.json", "this is {not JSON")
+    assert "notes.json is not JSON" in text, text
+
     no_app = copy.deepcopy(good)
     del no_app["app"]
     text = refused("no-app.json", no_app)
     assert 'not a backprop-viz state file (no "app": "backprop-viz")' in text, text
 
-    # The same W1 in params and in every history snapshot: consistent, so only the server can tell.
-    text = refused("wrong-shape.json", with_w1(good, [[[[0.1, 0.2], [0.3, 0.4]]]]))
+    # The same W1 in params and in every history snapshot: consistent, so only the server can tell
+    # (a 422 from the check's /api/forward).
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/api/forward")) as answer:
+        text = refused("wrong-shape.json", with_w1(good, [[[[0.1, 0.2], [0.3, 0.4]]]]))
+    assert answer.value.status == 422, answer.value.status
     assert text.startswith("the state file was refused") and "W1" in text, text
 
     nan_text = copy.deepcopy(good)

@@ -8,21 +8,28 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from browser_testlib import PageLog, iteration, require_chromium, saved_state, screenshot, wait_idle, wait_iteration, z
-from browser_testlib2 import (
+from browser_testlib import (
+    PageLog,
     arch_field,
     bar_widths,
     curve_points,
     fill_training_form,
+    iteration,
     params,
     probabilities,
+    require_chromium,
+    saved_state,
+    screenshot,
     stage_names,
     start_training,
     train,
     use_twoblock,
     wait_arch_status,
+    wait_idle,
+    wait_iteration,
     wait_training_over,
     watch_progress_bar,
+    z,
 )
 from playwright.sync_api import Page
 
