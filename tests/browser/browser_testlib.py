@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
+from system_testlib import csp_directives, free_port
+
+__all__ = ["csp_directives", "free_port"]  # shared with the system tests, re-exported here
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -295,22 +297,7 @@ def csp_violations(page: Page) -> list[dict[str, Any]]:
     return page.evaluate("() => window.__csp")
 
 
-def directives(policy: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for part in policy.split(";"):
-        words = part.split()
-        if words:
-            out[words[0].lower()] = words[1:]
-    return out
-
-
 # ----------------------------------------------------------------------------- servers and pages
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(port: int, timeout: float = 30) -> subprocess.Popen[str]:
     """uvicorn app.main:app on 127.0.0.1:`port`, returned once /api/health answers; a RuntimeError
     (with uvicorn's output when it exited) otherwise."""

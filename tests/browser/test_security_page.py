@@ -12,8 +12,8 @@ from browser_testlib import (
     CSP_RECORDER,
     IDLE,
     PageLog,
+    csp_directives,
     csp_violations,
-    directives,
     export_state,
     free_port,
     hide_toast,
@@ -110,7 +110,7 @@ def test_no_csp_violations_anywhere(page: Page, server_url: str, tmp_path: Path)
     for r in ours:
         policy = r.all_headers().get("content-security-policy")
         assert policy, f"{r.url} has no Content-Security-Policy"
-        d = directives(policy)
+        d = csp_directives(policy)
         assert d.get("script-src") == ["'self'"], (r.url, policy)
         assert "'unsafe-eval'" not in policy and "'unsafe-inline'" not in d["default-src"], (r.url, policy)
         assert d.get("object-src") == ["'none'"] and d.get("frame-ancestors") == ["'none'"], (r.url, policy)
