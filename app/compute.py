@@ -79,7 +79,7 @@ async def run(net: Network, fn: Callable[..., T], *args: Any) -> T:
 
 def prediction(rec: Record) -> dict[str, Any]:
     out = rec.output[0]
-    probs = [1.0 - float(out[0]), float(out[0])] if rec.net.loss == "bce" else out
+    probs = rec.net.loss_kind.probabilities(out)
     return {"class": int(rec.predicted_class()[0]), "probabilities": probs}
 
 

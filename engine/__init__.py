@@ -1,5 +1,6 @@
 """backprop-viz's NumPy engine: layers, networks, losses and the gradient checker (float64)."""
 
+from engine.errors import SpecError
 from engine.network import (
     InputError,
     Record,
@@ -13,7 +14,7 @@ from engine.network import (
     sgd_update,
     train_step,
 )
-from engine.spec import DEFAULT_SPEC, Network, SpecError, default_spec, read_spec
+from engine.spec import DEFAULT_SPEC, Network, default_spec, read_spec
 
 __all__ = [
     "DEFAULT_SPEC", "InputError", "Network", "Record", "SpecError", "Step", "backward", "check_input",

@@ -12,16 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.layers import BACKWARD, FORWARD, pool_mask
-from engine.losses import LOGIT_GRAD, OUTPUT_GRAD, loss_value
+from engine.errors import InputError
 from engine.spec import Network, Shape
 
 Array = np.ndarray
 Params = dict[str, Array]
-
-
-class InputError(ValueError):
-    """An array or label that does not fit the network (the message names it and the shape)."""
+__all__ = ["InputError", "Record", "Step", "backward", "check_input", "check_labels", "check_params", "forward",
+           "init_params", "sgd_update", "train_step"]
 
 
 @dataclass
@@ -41,9 +38,14 @@ class Record:
         return self.activations[self.net.layers[-1].out]
 
     def masks(self) -> dict[str, Array]:
-        """For each max-pool output P{k}: 1 where a window's max was taken in its input."""
-        return {layer.out: pool_mask(cache) for layer, cache in zip(self.net.layers, self.caches)
-                if layer.type == "maxpool2d"}
+        """For each layer that records winners (max-pool), by its output's name: 1 where a
+        window's max was taken in its input."""
+        out = {}
+        for layer, cache in zip(self.net.layers, self.caches):
+            mask = layer.kind.mask(cache)
+            if mask is not None:
+                out[layer.out] = mask
+        return out
 
     def local_derivatives(self) -> dict[str, Array]:
         """The element-wise factors of the chain rule, named as the seed writes them:
@@ -51,36 +53,26 @@ class Record:
         out: dict[str, Array] = {}
         below = "X"
         for layer in self.net.layers:
-            if layer.type == "relu":
-                out[f"d{layer.out}/d{below}"] = (self.activations[below] > 0).astype(np.float64)
-            elif layer.type == "sigmoid":
-                a = self.activations[layer.out]
-                out[f"d{layer.out}/d{below}"] = a * (1.0 - a)
+            local = layer.kind.local(self.activations[below], self.activations[layer.out], layer)
+            if local is not None:
+                out[f"d{layer.out}/d{below}"] = local
             below = layer.out
         return out
 
     def predicted_class(self) -> Array:
-        out = self.output
-        if self.net.loss == "bce":
-            return (out[:, 0] >= 0.5).astype(np.int64)
-        return out.argmax(axis=1)
+        return self.net.loss_kind.predicted(self.output)
 
 
 # ----------------------------------------------------------------------------- init
 def init_params(net: Network, seed: int = 0) -> Params:
-    """PyTorch's default init, seeded: weights kaiming-uniform with a = sqrt(5), which is
-    U(-1/sqrt(fan_in), +1/sqrt(fan_in)), and biases from the same range."""
+    """Every layer's parameters by its type's init (PyTorch's default for conv2d and dense), seeded."""
     rng = np.random.default_rng(seed)
     params: Params = {}
     for layer in net.layers:
-        if not layer.params:
-            continue
-        wname, bname = layer.params
-        wshape = net.param_shapes[wname]
-        fan_in = int(np.prod(wshape[1:]))
-        bound = 1.0 / np.sqrt(fan_in)
-        params[wname] = rng.uniform(-bound, bound, size=wshape)
-        params[bname] = rng.uniform(-bound, bound, size=net.param_shapes[bname])
+        if layer.params:
+            roles = layer.kind.param_roles
+            drawn = layer.kind.init(dict(zip(roles, layer.param_shapes)), rng)
+            params.update({name: drawn[role] for name, role in zip(layer.params, roles)})
     return params
 
 
@@ -128,26 +120,9 @@ def check_input(net: Network, x: Any) -> Array:
 
 
 def check_labels(net: Network, y: Any, n: int) -> Array:
-    """Labels for a batch of n: 0/1 for bce, a class index 0..U-1 for cross_entropy."""
-    if n == 1 and type(y) in (int, float):  # one example's label, as the API sends it: no array work
-        if net.loss == "bce" and y in (0, 1):
-            return np.array([float(y)])
-        if net.loss == "cross_entropy" and float(y).is_integer() and 0 <= y < net.output_units:
-            return np.array([int(y)], dtype=np.int64)
-    arr = np.atleast_1d(np.asarray(y))
-    if arr.shape != (n,):
-        raise InputError(f"label must be one value per example ({n}), got shape {list(arr.shape)}")
-    if arr.dtype.kind not in "iuf":
-        raise InputError("label must be a number")
-    if net.loss == "bce":
-        if not ((arr == 0) | (arr == 1)).all():
-            raise InputError(f"label must be 0 or 1 for the bce loss, got {arr.tolist()}")
-        return arr.astype(np.float64)
-    units = net.output_units
-    if not ((arr == np.floor(arr)) & (arr >= 0) & (arr < units)).all():
-        raise InputError(f"label must be a class index from 0 to {units - 1} for cross_entropy, "
-                         f"got {arr.tolist()}")
-    return arr.astype(np.int64)
+    """Labels for a batch of n, as the network's loss reads them (0/1 for bce, a class index
+    0..U-1 for cross_entropy)."""
+    return net.loss_kind.labels(y, n, net.output_units)
 
 
 # ----------------------------------------------------------------------------- passes
@@ -156,12 +131,12 @@ def forward(net: Network, params: Params, x: Array, labels: Array | None = None)
     acts: dict[str, Array] = {"X": x}
     caches = []
     for layer in net.layers:
-        x, cache = FORWARD[layer.type](x, layer, params)
+        x, cache = layer.kind.forward(x, layer, params)
         acts[layer.out] = x
         caches.append(cache)
     rec = Record(net=net, activations=acts, caches=caches, labels=labels)
     if labels is not None:
-        rec.loss = loss_value(net.loss, acts[net.layers[-2].out], labels)
+        rec.loss = net.loss_kind.value(acts[net.layers[-2].out], labels)
     return rec
 
 
@@ -176,13 +151,14 @@ def backward(rec: Record, full: bool = True) -> dict[str, Array]:
         raise InputError("backward needs a label")
     layers = net.layers
     logits = layers[-2].out
-    dout = LOGIT_GRAD[net.loss](rec.output, rec.labels)
+    loss = net.loss_kind
+    dout = loss.dz(rec.output, rec.labels)
     grads = {"d" + logits: dout}
     if full:
-        grads["d" + layers[-1].out] = OUTPUT_GRAD[net.loss](rec.activations[logits], rec.labels)
+        grads["d" + layers[-1].out] = loss.da(rec.activations[logits], rec.labels)
     for i in range(len(layers) - 2, -1, -1):
         layer = layers[i]
-        dout, pgrads = BACKWARD[layer.type](dout, rec.caches[i], full or i > 0)
+        dout, pgrads = layer.kind.backward(dout, rec.caches[i], full or i > 0)
         for name, g in zip(layer.params, pgrads):
             grads["d" + name] = g
         if dout is not None:

@@ -29,16 +29,13 @@ def check_fit(net: Network, data: Dataset) -> None:
     if tuple(net.input_shape) != tuple(data.input_shape):
         raise DatasetMismatch(f"dataset {data.name} has inputs {list(data.input_shape)} but the network takes "
                               f"{list(net.input_shape)}")
-    k = len(data.classes)
-    if net.loss == "bce" and k != 2:
-        raise DatasetMismatch(f"bce (one sigmoid output) needs exactly 2 classes; {data.name} has {k}: choose 2 "
-                              "with `classes` or use softmax + cross_entropy")
-    if net.loss == "cross_entropy" and net.output_units != k:
-        raise DatasetMismatch(f"the network has {net.output_units} outputs but {data.name} has {k} classes")
+    wrong = net.loss_kind.dataset_error(net.output_units, len(data.classes), data.name)
+    if wrong:
+        raise DatasetMismatch(wrong)
 
 
 def labels_for(net: Network, y: np.ndarray) -> np.ndarray:
-    return y.astype(np.float64) if net.loss == "bce" else y.astype(np.int64)
+    return y.astype(net.loss_kind.label_dtype)
 
 
 def accuracy(net: Network, params: Params, x: np.ndarray, y: np.ndarray, chunk: int = 512) -> float:

@@ -102,6 +102,20 @@ NETWORK_CASES: dict[str, tuple[dict[str, Any], int]] = {
 }
 
 
+# One small network per layer type of the registry (one line each): the finite-difference
+# and PyTorch checks run over every one, and tests/engine/test_registry.py fails for a
+# registered type without a line here.
+TYPE_CASES: dict[str, tuple[dict[str, Any], int]] = {
+    "conv2d": NETWORK_CASES["two_conv_blocks"],
+    "maxpool2d": NETWORK_CASES["stride_pad_softmax3"],
+    "dense": NETWORK_CASES["seed_batch4"],
+    "flatten": NETWORK_CASES["seed_batch4"],
+    "relu": NETWORK_CASES["two_conv_blocks"],
+    "sigmoid": NETWORK_CASES["intermediate_sigmoid"],
+    "softmax": NETWORK_CASES["softmax10"],
+}
+
+
 def bce_head(flat: bool = False) -> list[dict[str, Any]]:
     """[flatten ->] dense(1) -> sigmoid: the seed's head, closing off a layer under test into a
     valid spec; ``flat`` when the input is already flat (no flatten)."""

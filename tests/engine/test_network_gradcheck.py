@@ -19,6 +19,7 @@ from engine_testlib import (
     H_NET,
     NETWORK_CASES,
     TOL,
+    TYPE_CASES,
     draw_case,
     max_rel_error,
     numeric_grad,
@@ -27,7 +28,7 @@ from engine_testlib import (
 
 from engine import backward, forward, read_spec
 from engine.gradcheck import gradcheck, rel_error
-from engine.layers import BACKWARD
+from engine.layers import REGISTRY
 from engine.network import Params
 
 Array = np.ndarray
@@ -90,6 +91,12 @@ def test_network_params_and_dx(name: str, seed: int) -> None:
     check_network(net_spec, n, seed, floor=NET_FLOOR)
 
 
+@pytest.mark.parametrize("kind", sorted(TYPE_CASES))
+def test_every_layer_type_params_and_dx(kind: str) -> None:
+    net_spec, n = TYPE_CASES[kind]
+    check_network(net_spec, n, seed=3, floor=NET_FLOOR)
+
+
 # ----------------------------------------------------------------------------- the batch mean
 @pytest.mark.parametrize("name", ["seed_batch4", "stride_pad_softmax3"])
 def test_batch_loss_and_gradients_are_means_over_examples(name: str) -> None:
@@ -123,7 +130,7 @@ def test_gradcheck_flags_a_wrong_backward(monkeypatch: pytest.MonkeyPatch) -> No
     def bad_sigmoid_backward(dout: Array, cache: dict[str, Array], need_dx: bool = True) -> tuple[Array, tuple]:
         return dout * cache["a"], ()
 
-    monkeypatch.setitem(BACKWARD, "sigmoid", bad_sigmoid_backward)
+    monkeypatch.setattr(REGISTRY["sigmoid"], "backward", bad_sigmoid_backward)
     errors = {c.name: c.max_rel_error for c in gradcheck(net, params, x, y)}
     # Every layer below the hidden sigmoid A3 sees the bug; the last dense (W4, b4) reads the
     # logits' gradient, which the loss computes directly (the final sigmoid has no backward).

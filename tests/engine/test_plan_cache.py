@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import layers
+from engine.layers import _plans as layers
 
 
 def test_plans_are_reused_and_evicted_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,15 +11,41 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_testlib import FLATTEN, NETWORK_CASES, SIGMOID, conv, dense, draw_case, pool, spec, window_view
+from engine_testlib import FLATTEN, NETWORK_CASES, SIGMOID, TYPE_CASES, conv, dense, draw_case, pool, spec, window_view
 
 from engine import Network, backward, check_input, check_labels, check_params, forward, init_params, read_spec
+from engine.layers import REGISTRY
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 Array = np.ndarray
 RTOL, ATOL = 1e-10, 1e-12
+
+
+# Each layer type of the registry as PyTorch computes it: one line per type, and a test below
+# fails when a type of the registry has none, so a new type cannot be left out of the check.
+TORCH_OPS: dict[str, Any] = {
+    "conv2d": lambda h, layer, p: F.conv2d(h, *p, stride=layer.stride, padding=layer.padding),
+    "maxpool2d": lambda h, layer, p: F.max_pool2d(h, layer.kernel, layer.stride),
+    "flatten": lambda h, layer, p: torch.flatten(h, 1),
+    "dense": lambda h, layer, p: F.linear(h, *p),
+    "relu": lambda h, layer, p: F.relu(h),
+    "sigmoid": lambda h, layer, p: torch.sigmoid(h),
+    "softmax": lambda h, layer, p: torch.softmax(h, dim=1),
+}
+
+
+def test_every_registered_type_has_a_torch_counterpart() -> None:
+    assert set(TORCH_OPS) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("kind", sorted(TYPE_CASES))
+def test_every_layer_type_against_torch(kind: str) -> None:
+    net_spec, n = TYPE_CASES[kind]
+    net = read_spec(net_spec)
+    params, x, y = draw_case(net, n, seed=13)
+    crosscheck(net, params, x, y)
 
 
 def torch_pass(net: Network, params: dict[str, Array], x: Array,
@@ -33,24 +59,7 @@ def torch_pass(net: Network, params: dict[str, Array], x: Array,
     acts = {"X": tx}
     h = tx
     for layer in net.layers:
-        if layer.type == "conv2d":
-            w, b = (tp[n] for n in layer.params)
-            h = F.conv2d(h, w, b, stride=layer.stride, padding=layer.padding)
-        elif layer.type == "maxpool2d":
-            h = F.max_pool2d(h, layer.kernel, layer.stride)
-        elif layer.type == "flatten":
-            h = torch.flatten(h, 1)
-        elif layer.type == "dense":
-            w, b = (tp[n] for n in layer.params)
-            h = F.linear(h, w, b)
-        elif layer.type == "relu":
-            h = F.relu(h)
-        elif layer.type == "sigmoid":
-            h = torch.sigmoid(h)
-        elif layer.type == "softmax":
-            h = torch.softmax(h, dim=1)
-        else:  # pragma: no cover - a new layer type needs a line here
-            raise AssertionError(layer.type)
+        h = TORCH_OPS[layer.type](h, layer, [tp[n] for n in layer.params])
         h.retain_grad()
         acts[layer.out] = h
 

@@ -1,0 +1,71 @@
+"""bce: binary cross-entropy from the logit z of one sigmoid output, as
+torch.nn.functional.binary_cross_entropy_with_logits (mean over the batch).
+
+    L = mean(log(1 + e^z) - y z) = mean(softplus((1 - 2y) z))
+      = mean(max((1 - 2y) z, 0) + log1p(e^-|z|))        (exact: nothing cancels, for any z)
+    dL/dZ = (a - y) / N,    dL/dA = (a - y) / (a (1 - a)) / N  (display only)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.errors import InputError, shown
+from engine.losses._base import Array, Loss, label_array
+
+
+class BCE(Loss):
+    name = "bce"
+    label = "sigmoid + binary cross-entropy"
+    output_layer = "sigmoid"
+    logits_layer = "dense"
+    symbol = "BCE"
+    units_text = "exactly 1"
+    fixed_classes = 2
+
+    def units_error(self, units: int) -> str | None:
+        return None if units == 1 else f"bce needs exactly 1 output unit, the last dense layer has {units}"
+
+    def classes(self, units: int) -> int:
+        return self.fixed_classes
+
+    def dataset_error(self, units: int, k: int, dataset: str) -> str | None:
+        if k == 2:
+            return None
+        return (f"bce (one sigmoid output) needs exactly 2 classes; {dataset} has {k}: choose 2 "
+                "with `classes` or use softmax + cross_entropy")
+
+    def labels(self, y: Any, n: int, units: int) -> Array:
+        if n == 1 and type(y) in (int, float) and y in (0, 1):  # one example's label, as the API sends it
+            return np.array([float(y)])
+        arr = label_array(y, n)
+        if not ((arr == 0) | (arr == 1)).all():
+            raise InputError(f"label must be 0 or 1 for the bce loss, got {shown(arr.tolist())}")
+        return arr.astype(np.float64)
+
+    def value(self, z: Array, y: Array) -> float:
+        """z (N, 1), y (N,): the softplus form, exact to round-off for every logit."""
+        t = z[:, 0] * (1.0 - 2.0 * y)
+        return float((np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))).sum()) / z.shape[0]
+
+    def dz(self, a: Array, y: Array) -> Array:
+        return (a - y.reshape(-1, 1)) / a.shape[0]
+
+    def da(self, z: Array, y: Array) -> Array:
+        """From the logits: y = 1 gives -1/a = -(1 + e^-z), y = 0 gives 1/(1 - a) = 1 + e^z;
+        with s = 1 - 2y both are s (1 + e^(s z)), and no 0/0 at a = 1."""
+        s = 1.0 - 2.0 * y.reshape(-1, 1)
+        with np.errstate(over="ignore"):
+            e = np.exp(s * z)
+        return s * (1.0 + e) / z.shape[0]
+
+    def predicted(self, out: Array) -> Array:
+        return (out[:, 0] >= 0.5).astype(np.int64)
+
+    def probabilities(self, out: Array) -> list[float]:
+        return [1.0 - float(out[0]), float(out[0])]
+
+
+LOSS = BCE()
