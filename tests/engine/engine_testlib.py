@@ -113,6 +113,8 @@ TYPE_CASES: dict[str, tuple[dict[str, Any], int]] = {
     "relu": NETWORK_CASES["two_conv_blocks"],
     "sigmoid": NETWORK_CASES["intermediate_sigmoid"],
     "softmax": NETWORK_CASES["softmax10"],
+    "avgpool2d": (spec([2, 7, 7], [conv(3, 2), RELU, {"type": "avgpool2d", "kernel_size": 3, "stride": 2}, FLATTEN,
+                                   dense(3), SOFTMAX], "cross_entropy"), 3),
 }
 
 

@@ -28,6 +28,7 @@ RTOL, ATOL = 1e-10, 1e-12
 TORCH_OPS: dict[str, Any] = {
     "conv2d": lambda h, layer, p: F.conv2d(h, *p, stride=layer.stride, padding=layer.padding),
     "maxpool2d": lambda h, layer, p: F.max_pool2d(h, layer.kernel, layer.stride),
+    "avgpool2d": lambda h, layer, p: F.avg_pool2d(h, layer.kernel, layer.stride),
     "flatten": lambda h, layer, p: torch.flatten(h, 1),
     "dense": lambda h, layer, p: F.linear(h, *p),
     "relu": lambda h, layer, p: F.relu(h),
