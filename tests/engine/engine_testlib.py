@@ -161,14 +161,14 @@ def window_view(v: Array, kernel: tuple[int, int], stride: tuple[int, int]) -> A
 
 def kink_distance(rec: Record) -> float:
     """How close the recorded pass is to a point where the loss is not differentiable: the
-    smallest |ReLU input| and the smallest gap between a pool window's two largest values.
+    smallest |input| of a gate (ReLU, leaky ReLU) and the smallest gap between a pool window's two largest values.
     Windows whose top two are both exact zeros are dead ReLU cells; those stay zero under a
     small perturbation (the ReLU margin guarantees it), so they are not kinks."""
     dist = np.inf
     names = rec.net.activation_names
     for i, layer in enumerate(rec.net.layers):
         v = rec.activations[names[i]]
-        if layer.type == "relu":
+        if "gate" in layer.kind.marks:  # a gate (ReLU, leaky ReLU) bends at 0
             dist = min(dist, float(np.abs(v).min()))
         elif layer.type == "maxpool2d" and layer.kernel[0] * layer.kernel[1] > 1:
             win = window_view(v, layer.kernel, layer.stride)
