@@ -115,6 +115,8 @@ TYPE_CASES: dict[str, tuple[dict[str, Any], int]] = {
     "softmax": NETWORK_CASES["softmax10"],
     "avgpool2d": (spec([2, 7, 7], [conv(3, 2), RELU, {"type": "avgpool2d", "kernel_size": 3, "stride": 2}, FLATTEN,
                                    dense(3), SOFTMAX], "cross_entropy"), 3),
+    "tanh": (spec([1, 6, 6], [conv(2, 3), {"type": "tanh"}, pool(2), FLATTEN, dense(3), {"type": "tanh"},
+                              dense(1), SIGMOID]), 3),
 }
 
 

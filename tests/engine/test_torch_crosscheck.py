@@ -33,6 +33,7 @@ TORCH_OPS: dict[str, Any] = {
     "dense": lambda h, layer, p: F.linear(h, *p),
     "relu": lambda h, layer, p: F.relu(h),
     "sigmoid": lambda h, layer, p: torch.sigmoid(h),
+    "tanh": lambda h, layer, p: torch.tanh(h),
     "softmax": lambda h, layer, p: torch.softmax(h, dim=1),
 }
 
