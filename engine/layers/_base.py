@@ -212,6 +212,7 @@ class LayerType:
     def describe(self) -> dict[str, Any]:
         """The public description GET /api/layers serves."""
         return {"type": self.name, "label": self.label, "output_prefix": self.out_name(0).rstrip("0"),
-                "params": list(self.param_roles), "input": {3: "maps", 1: "flat"}.get(self.input_rank, "any"), "fields": [f.describe() for f in self.fields],
-                "formula": self.formula, "formula_text": self.formula_text, "marks": list(self.marks),
-                "output_layer": self.output_layer, "description": self.description}
+                "params": list(self.param_roles), "input": {3: "maps", 1: "flat"}.get(self.input_rank, "any"),
+                "fields": [f.describe() for f in self.fields], "formula": self.formula,
+                "formula_text": self.formula_text, "marks": list(self.marks), "output_layer": self.output_layer,
+                "description": self.description}

@@ -117,6 +117,8 @@ TYPE_CASES: dict[str, tuple[dict[str, Any], int]] = {
                                    dense(3), SOFTMAX], "cross_entropy"), 3),
     "tanh": (spec([1, 6, 6], [conv(2, 3), {"type": "tanh"}, pool(2), FLATTEN, dense(3), {"type": "tanh"},
                               dense(1), SIGMOID]), 3),
+    "leaky_relu": (spec([2, 6, 6], [conv(3, 3, 1, 1), {"type": "leaky_relu", "negative_slope": 0.2}, pool(2), FLATTEN,
+                                    dense(4), {"type": "leaky_relu"}, dense(1), SIGMOID]), 3),
 }
 
 

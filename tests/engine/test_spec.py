@@ -199,3 +199,17 @@ def test_limits_are_inclusive() -> None:
     # Exactly MAX_PARAMS parameters is allowed: 25 * (3 * 31 * 43) + 25 = 100000.
     net = read_spec(spec([3, 31, 43], [FLATTEN, dense(25), SOFTMAX], "cross_entropy"))
     assert net.param_count == MAX_PARAMS
+
+
+@pytest.mark.parametrize("slope", [1.0, 1, -0.01, "0.1", True, None, [0.1], 10**400, 2.5])
+def test_leaky_relu_slope_must_be_a_number_in_range(slope: Any) -> None:
+    bad = spec([1, 4, 4], [{"type": "leaky_relu", "negative_slope": slope}, FLATTEN, dense(1), SIGMOID])
+    with pytest.raises(SpecError) as info:
+        read_spec(bad)
+    assert "negative_slope must be a number from 0.0, below 1.0" in str(info.value)
+    assert len(str(info.value)) < 200
+
+
+def test_leaky_relu_slope_defaults_to_torchs() -> None:
+    net = read_spec(spec([1, 4, 4], [{"type": "leaky_relu"}, FLATTEN, dense(1), SIGMOID]))
+    assert net.spec["layers"][0] == {"type": "leaky_relu", "negative_slope": 0.01}

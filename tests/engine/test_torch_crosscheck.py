@@ -32,6 +32,7 @@ TORCH_OPS: dict[str, Any] = {
     "flatten": lambda h, layer, p: torch.flatten(h, 1),
     "dense": lambda h, layer, p: F.linear(h, *p),
     "relu": lambda h, layer, p: F.relu(h),
+    "leaky_relu": lambda h, layer, p: F.leaky_relu(h, layer.negative_slope),
     "sigmoid": lambda h, layer, p: torch.sigmoid(h),
     "tanh": lambda h, layer, p: torch.tanh(h),
     "softmax": lambda h, layer, p: torch.softmax(h, dim=1),
@@ -243,3 +244,16 @@ def test_init_bounds_match_torch_layers() -> None:
         assert w.shape == net.param_shapes[wname]
         assert np.abs(w).max() <= bound * (1 + 1e-6) and np.abs(w).max() > 0.99 * bound
         assert np.abs(module.bias.detach().double().numpy()).max() <= bound * (1 + 1e-6)
+
+
+def test_leaky_relu_at_zero_takes_the_slope_as_torch() -> None:
+    net = read_spec(spec([1, 1, 4], [FLATTEN, dense(4), {"type": "leaky_relu", "negative_slope": 0.3}, dense(1),
+                                     SIGMOID]))
+    params = init_params(net, 0)
+    params["W1"], params["b1"] = np.eye(4), np.zeros(4)
+    x = check_input(net, np.array([[[-2.0, 0.0, 0.0, 3.0]]]))
+    ours = crosscheck(net, params, x, check_labels(net, 1.0, 1))
+    rec = forward(net, params, x, check_labels(net, 1.0, 1))
+    backward(rec)
+    np.testing.assert_array_equal(rec.local_derivatives()["dA1/dZ1"], [[0.3, 0.3, 0.3, 1.0]])
+    assert ours["dZ1"][0, 1] == 0.3 * ours["dA1"][0, 1]
