@@ -195,3 +195,39 @@ class TrainResponse(BaseModel):
     params: dict[str, NestedList] = Field(description="The trained (or last finite) parameters.")
     history: list[dict[str, Any]] = Field(description="{iteration, loss, train_accuracy, test_accuracy} points.")
     dataset: dict[str, Any]
+
+
+# ----------------------------------------------------------------------------- explain
+class ExplainRequest(StepRequest):
+    array: str = Field(max_length=64, description="Any array the API returns: X, Z1, A1, P1, F, dZ1, dW1, dX, "
+                                                  "dA1/dZ1, L, W1, W1_new, ...")
+    index: list[StrictInt] = Field(max_length=8, description="The cell, in the array's one-example layout "
+                                                             "(Z1 [f, i, j], W1 [f, c, i, j], F [k]); [] for L.")
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1, "learning_rate": 0.1, "array": "dW1",
+         "index": [0, 0, 1, 2]}]})
+
+
+class ExplainFactor(BaseModel):
+    array: str | None = Field(description="The array this factor is an entry of; null for a constant.")
+    index: list[int] | None = None
+    value: float
+    label: str | None = Field(None, description="A constant's name: -Y, eta, 1/N, slope, 1, 0, ...")
+    padding: bool | None = Field(None, description="A zero-padding cell, outside the array it pads.")
+
+
+class ExplainTerm(BaseModel):
+    factors: list[ExplainFactor]
+    value: float = Field(description="The product of the factors.")
+
+
+class ExplainResponse(BaseModel):
+    array: str
+    index: list[int]
+    value: float = Field(description="The entry, as /api/step answers it.")
+    rule: str = Field(description="The rule in symbols, as LaTeX.")
+    rule_mathml: str = Field(description="The same rule as MathML.")
+    op: str = Field(description="How the terms give the value: sum, max, mean, sigmoid, tanh, softmax, bce_logits, "
+                                "cross_entropy, bce_output_grad, ce_output_grad, given (see the README).")
+    terms: list[ExplainTerm]
+    note: str = Field(description="Why this rule, in a sentence.")

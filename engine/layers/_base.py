@@ -209,6 +209,18 @@ class LayerType:
         """Winners the page outlines on the input (1 where a window's max was taken), or None."""
         return None
 
+    # Explanations (engine/explain.py): the rule of one output cell, or of one cell of a
+    # gradient this layer's backward produces (``role`` "input" for the input's gradient, or a
+    # parameter role such as "W"), with every term's numbers.
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} has no forward explanation")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} has no backward explanation")
+
+    def explain_local(self, ex: Any, layer: Layer, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name} has no local derivative")
+
     def describe(self) -> dict[str, Any]:
         """The public description GET /api/layers serves."""
         return {"type": self.name, "label": self.label, "output_prefix": self.out_name(0).rstrip("0"),

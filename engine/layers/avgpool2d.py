@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.layers._base import Array, Built, Cache, Grads, Layer, LayerType, Shape
+from engine.layers._explain import term, window_cells, windows_holding
 from engine.layers._plans import pool_plan
 from engine.layers.maxpool2d import pool_build, pool_fields
 
@@ -52,6 +53,25 @@ class AvgPool2d(LayerType):
 
     def build(self, cfg: dict[str, Any], shape: Shape, layer: int) -> Built:
         return pool_build(cfg, shape, layer)
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        c, i, j = idx
+        below = ex.below(layer)
+        cells = window_cells(ex, below, c, i, j, layer.kernel, layer.stride)
+        return ex.answer(layer.out, idx, f"{layer.out}[c,i,j] = \\frac{{1}}{{k_h k_w}} \\sum_{{p,q}} "
+                         f"{below}[c,\\, i s + p,\\, j s + q]", "mean", [term(cell) for cell in cells],
+                         "Average-pooling takes the mean of the window.")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        c, y, x = idx
+        below, dp = ex.below(layer), "d" + layer.out
+        share = ex.const("1/(kh kw)", 1.0 / (layer.kernel[0] * layer.kernel[1]))
+        windows = windows_holding(y, x, layer.out_shape[1:], layer.kernel, layer.stride)
+        terms = [term(ex.f(dp, (c, i, j)), share) for i, j in windows]
+        return ex.answer("d" + below, idx, f"d{below}[c,y,x] = \\sum_{{(i,j) \\ni (y,x)}} \\frac{{d{layer.out}[c,i,j]}}"
+                         "{k_h k_w}", "sum", terms, "Every cell of a window counted equally in its mean, so each "
+                         "gets an equal share of the window's gradient, from every window holding it.")
 
 
 LAYER = AvgPool2d()

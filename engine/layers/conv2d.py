@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.errors import SpecError
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape, prod
+from engine.layers._explain import term
 from engine.layers._plans import conv_plan
 from engine.limits import MAX_FILTERS, MAX_INPUT_HW, MAX_STRIDE
 
@@ -96,6 +97,67 @@ class Conv2d(LayerType):
                      macs=prod(out) * taps, patches=prod(out[1:]) * taps,
                      attrs={"kernel": (kh, kw), "stride": (sh, sw), "padding": (ph, pw), "padded": (ph, pw) != (0, 0),
                             "plan": (*shape, kh, kw, sh, sw, ph, pw)})
+
+
+    # ------------------------------------------------------------------ explanations
+    @staticmethod
+    def _source(ex: Any, below: str, layer: Layer, c: int, y: int, x: int) -> dict[str, Any]:
+        """The input cell (c, y, x), or a padding factor when it lies outside the input."""
+        _, h, w = layer.in_shape
+        return ex.f(below, (c, y, x)) if 0 <= y < h and 0 <= x < w else ex.pad(below, (c, y, x))
+
+    @staticmethod
+    def _geometry(layer: Layer) -> str:
+        (sh, sw), (ph, pw) = layer.stride, layer.padding
+        return f"\\quad (s = ({sh}, {sw}),\\ \\mathrm{{pad}} = ({ph}, {pw}))"
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        f, i, j = idx
+        below, (w, b) = ex.below(layer), layer.params
+        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+        terms = [term(ex.f(w, (f, c, p, q)), self._source(ex, below, layer, c, i * sh + p - ph, j * sw + q - pw))
+                 for c in range(layer.in_shape[0]) for p in range(kh) for q in range(kw)]
+        terms.append(term(ex.f(b, (f,))))
+        rule = (f"{layer.out}[f,i,j] = {b}[f] + \\sum_{{c,p,q}} {w}[f,c,p,q] \\, "
+                f"{below}[c,\\, i s + p - \\mathrm{{pad}},\\, j s + q - \\mathrm{{pad}}]" + self._geometry(layer))
+        return ex.answer(layer.out, idx, rule, "sum", terms, "The filter lies on the input window under this "
+                         "cell: each weight times the input under it, summed, plus the filter's bias.")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below, (w, b), dz = ex.below(layer), layer.params, "d" + layer.out
+        (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+        _, ho, wo = layer.out_shape
+        if role == "W":
+            f, c, p, q = idx
+            terms = [term(self._source(ex, below, layer, c, i * sh + p - ph, j * sw + q - pw), ex.f(dz, (f, i, j)))
+                     for i in range(ho) for j in range(wo)]
+            rule = (f"d{w}[f,c,p,q] = \\sum_{{i,j}} {below}[c,\\, i s + p - \\mathrm{{pad}},\\, j s + q - "
+                    f"\\mathrm{{pad}}] \\, d{layer.out}[f,i,j]" + self._geometry(layer))
+            return ex.answer("d" + w, idx, rule, "sum", terms, "One weight was used at every position the filter "
+                             "visited, so its gradient sums, over those positions, the input it met times the "
+                             "output's gradient there.")
+        if role == "b":
+            (f,) = idx
+            terms = [term(ex.f(dz, (f, i, j))) for i in range(ho) for j in range(wo)]
+            return ex.answer("d" + b, idx, f"d{b}[f] = \\sum_{{i,j}} d{layer.out}[f,i,j]", "sum", terms,
+                             "The bias was added to every output cell of its filter, so its gradient is the sum "
+                             "of their gradients.")
+        c, y, x = idx
+        terms = []
+        for f in range(layer.out_shape[0]):
+            for p in range(kh):
+                i, r = divmod(y + ph - p, sh)
+                if r or not 0 <= i < ho:
+                    continue
+                for q in range(kw):
+                    j, r = divmod(x + pw - q, sw)
+                    if not r and 0 <= j < wo:
+                        terms.append(term(ex.f(w, (f, c, p, q)), ex.f(dz, (f, i, j))))
+        rule = (f"d{below}[c,y,x] = \\sum_{{f,p,q:\\ y = i s + p - \\mathrm{{pad}},\\ x = j s + q - \\mathrm{{pad}}}}"
+                f" {w}[f,c,p,q] \\, d{layer.out}[f,i,j]" + self._geometry(layer))
+        return ex.answer("d" + below, idx, rule, "sum", terms, "This input cell fed every output cell whose "
+                         "window covered it: its gradient sums those outputs' gradients, each through the weight "
+                         "that touched the cell.")
 
 
 LAYER = Conv2d()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape
+from engine.layers._explain import term
 from engine.limits import MAX_UNITS
 
 
@@ -50,6 +51,32 @@ class Dense(LayerType):
     def build(self, cfg: dict[str, Any], shape: Shape, layer: int) -> Built:
         units = cfg["units"]
         return Built(out_shape=(units,), params={"W": (units, shape[0]), "b": (units,)}, macs=units * shape[0])
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        (u,) = idx
+        below, (w, b) = ex.below(layer), layer.params
+        terms = [term(ex.f(w, (u, d)), ex.f(below, (d,))) for d in range(layer.in_shape[0])]
+        terms.append(term(ex.f(b, (u,))))
+        return ex.answer(layer.out, idx, f"{layer.out}[u] = {b}[u] + \\sum_d {w}[u, d] \\, {below}[d]", "sum", terms,
+                         "Each output of a dense layer is a weighted sum of every input, plus its bias.")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below, (w, b), dz = ex.below(layer), layer.params, "d" + layer.out
+        if role == "W":
+            u, d = idx
+            return ex.answer("d" + w, idx, f"d{w}[u, d] = d{layer.out}[u] \\, {below}[d]", "sum",
+                             [term(ex.f(dz, (u,)), ex.f(below, (d,)))],
+                             f"{w}[u, d] multiplied {below}[d] into output u, so its gradient is that input "
+                             "times the output's gradient.")
+        if role == "b":
+            return ex.answer("d" + b, idx, f"d{b}[u] = d{layer.out}[u]", "sum", [term(ex.f(dz, idx))],
+                             "A bias adds straight into its output, so its gradient is the output's gradient.")
+        (d,) = idx
+        terms = [term(ex.f(w, (u, d)), ex.f(dz, (u,))) for u in range(layer.out_shape[0])]
+        return ex.answer("d" + below, idx, f"d{below}[d] = \\sum_u {w}[u, d] \\, d{layer.out}[u]", "sum", terms,
+                         "An input fed every output, so its gradient gathers every output's gradient back "
+                         "through the weight that connected them.")
 
 
 LAYER = Dense()

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from engine.layers._base import Array, Built, Cache, Grads, Layer, LayerType, Shape, prod
+from engine.layers._explain import term
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -36,6 +39,20 @@ class Flatten(LayerType):
 
     def build(self, cfg: dict[str, Any], shape: Shape, layer: int) -> Built:
         return Built(out_shape=(prod(shape),))
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        src = tuple(int(v) for v in np.unravel_index(idx[0], layer.in_shape))
+        return ex.answer(layer.out, idx, f"{layer.out}[c H W + i W + j] = {below}[c, i, j]", "sum",
+                         [term(ex.f(below, src))], "Flatten only moves values: each entry is one cell of the maps.")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        k = int(np.ravel_multi_index(idx, layer.in_shape))
+        return ex.answer("d" + below, idx, f"d{below}[c, i, j] = d{layer.out}[c H W + i W + j]", "sum",
+                         [term(ex.f("d" + layer.out, (k,)))],
+                         "Flatten moved each value, so each gradient goes back to the cell it came from.")
 
 
 LAYER = Flatten()

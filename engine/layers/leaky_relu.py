@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape
+from engine.layers._explain import term
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -41,6 +42,30 @@ class LeakyReLU(LayerType):
 
     def local(self, z: Array, a: Array, layer: Layer) -> Array:
         return np.where(z > 0, 1.0, layer.negative_slope)
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        positive = ex.arrays[below][idx] > 0
+        scale = ex.const("1", 1.0) if positive else ex.const("slope", layer.negative_slope)
+        return ex.answer(layer.out, idx, f"{layer.out}[\\ldots] = \\begin{{cases}} {below}[\\ldots] & {below} > 0 "
+                         f"\\\\ \\alpha\\, {below}[\\ldots] & \\text{{otherwise}} \\end{{cases}},\\ "
+                         f"\\alpha = {layer.negative_slope:g}", "sum", [term(ex.f(below, idx), scale)],
+                         "Leaky ReLU keeps a positive value and scales a negative one by the slope.")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        return ex.gate_backward(layer, below, idx, "Leaky ReLU passes the whole gradient where its input was "
+                                "positive and the slope's share of it elsewhere.")
+
+    def explain_local(self, ex: Any, layer: Layer, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        positive = ex.arrays[below][idx] > 0
+        scale = ex.const("1", 1.0) if positive else ex.const("slope", layer.negative_slope)
+        return ex.answer(array, idx, f"\\frac{{\\partial {layer.out}}}{{\\partial {below}}} = \\begin{{cases}} 1 & "
+                         f"{below} > 0 \\\\ \\alpha & \\text{{otherwise}} \\end{{cases}}", "sum", [term(scale)],
+                         "The slope of leaky ReLU: 1 where Z > 0, the negative slope elsewhere (also at Z = 0, "
+                         "as PyTorch).", depends_on=ex.f(below, idx))
 
 
 LAYER = LeakyReLU()

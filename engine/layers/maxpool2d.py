@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape
+from engine.layers._explain import TIE_RULE, term, window_cells, windows_holding
 from engine.layers._plans import pool_plan, window_shape
 from engine.limits import MAX_INPUT_HW, MAX_STRIDE
 
@@ -72,6 +73,33 @@ class MaxPool2d(LayerType):
         size = shape[0] * shape[1] * shape[2] * shape[3]
         hits = np.bincount(cache["winner"], minlength=size)
         return (hits > 0).astype(np.float64).reshape(shape)
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        c, i, j = idx
+        below = ex.below(layer)
+        cells = window_cells(ex, below, c, i, j, layer.kernel, layer.stride)
+        top = max(cell["value"] for cell in cells)
+        tied = [k for k, cell in enumerate(cells) if cell["value"] == top]
+        return ex.answer(layer.out, idx, f"{layer.out}[c,i,j] = \\max_{{p,q}} {below}[c,\\, i s + p,\\, j s + q]",
+                         "max", [term(cell) for cell in cells], "Max-pooling keeps the largest value of the window."
+                         + (" Several cells tie; the first in row-major order wins, as PyTorch." if len(tied) > 1
+                            else ""), winner=tied[0], tied=tied, tie_rule=TIE_RULE)
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        c, y, x = idx
+        below, dp = ex.below(layer), "d" + layer.out
+        windows = []
+        for i, j in windows_holding(y, x, layer.out_shape[1:], layer.kernel, layer.stride):
+            values = [cell["value"] for cell in window_cells(ex, below, c, i, j, layer.kernel, layer.stride)]
+            first = values.index(max(values))  # the tie rule, as the forward pass applied it
+            won = (i * layer.stride[0] + first // layer.kernel[1], j * layer.stride[1] + first % layer.kernel[1])
+            windows.append({"index": [c, i, j], "won": won == (y, x)})
+        terms = [term(ex.f(dp, tuple(win["index"]))) for win in windows if win["won"]]
+        note = (f"This cell won {len(terms)} window(s), so it receives their gradients." if terms else
+                "This cell won no window: it did not affect the output, so its gradient is 0.")
+        return ex.answer("d" + below, idx, f"d{below}[c,y,x] = \\sum_{{(i,j):\\ (y,x) \\text{{ won window }} (i,j)}} "
+                         f"d{layer.out}[c,i,j]", "sum", terms, note, windows=windows)
 
 
 LAYER = MaxPool2d()

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from engine.layers._base import Array, Cache, Grads, Layer, LayerType
+from engine.layers._explain import term
 
 
 def sigmoid(z: Array) -> Array:
@@ -40,6 +43,24 @@ class Sigmoid(LayerType):
 
     def local(self, z: Array, a: Array, layer: Layer) -> Array:
         return a * (1.0 - a)
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        return ex.answer(layer.out, idx, f"{layer.out}[\\ldots] = \\sigma({below}[\\ldots]) = "
+                         f"\\frac{{1}}{{1 + e^{{-{below}[\\ldots]}}}}", "sigmoid", [term(ex.f(below, idx))],
+                         "The sigmoid squashes its input into (0, 1).")
+
+    def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        return ex.gate_backward(layer, below, idx, "The chain rule through an element-wise layer: the upstream "
+                                "gradient times the sigmoid's slope A (1 - A) at this cell.")
+
+    def explain_local(self, ex: Any, layer: Layer, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        a = ex.f(layer.out, idx)
+        return ex.answer(array, idx, f"\\frac{{\\partial {layer.out}}}{{\\partial {ex.below(layer)}}} = "
+                         f"{layer.out} (1 - {layer.out})", "sum", [term(a), term(ex.const("-1", -1.0), a, a)],
+                         "The sigmoid's slope, A (1 - A) = A - A^2: largest at A = 0.5.")
 
 
 LAYER = Sigmoid()

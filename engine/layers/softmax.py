@@ -5,9 +5,12 @@ cross_entropy loss, the output layer (and only ever the last layer).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from engine.layers._base import Array, Cache, Grads, Layer, LayerType
+from engine.layers._explain import term
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -35,6 +38,14 @@ class Softmax(LayerType):
                    "logit; with cross-entropy the two fuse into the gradient dZ = A - onehot(Y).")
     forward = staticmethod(forward)
     backward = staticmethod(backward)
+
+
+    def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
+        below = ex.below(layer)
+        terms = [term(ex.f(below, (v,))) for v in range(layer.in_shape[0])]
+        return ex.answer(layer.out, idx, f"{layer.out}[u] = \\frac{{e^{{{below}[u]}}}}{{\\sum_v e^{{{below}[v]}}}}",
+                         "softmax", terms, "Softmax turns the logits into probabilities that sum to 1; every "
+                         "output depends on every logit.", position=idx[0])
 
 
 LAYER = Softmax()

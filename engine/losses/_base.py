@@ -60,6 +60,26 @@ class Loss:
         """One example's class probabilities from its output row."""
         raise NotImplementedError
 
+    # Explanations (engine/explain.py): the loss from the logits and the label, the fused
+    # gradient of the logits, and the display-only gradient of the output.
+    def explain_value(self, ex: Any, idx: tuple[int, ...]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def explain_dz(self, ex: Any, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        """dZ[u] = (A[u] - onehot(Y)[u]) / N, the same for every loss here."""
+        net = ex.net
+        out, logits = net.layers[-1].out, net.layers[-2].out
+        onehot = self.onehot(ex.labels[0], idx)
+        n = ex.const("1/N", 1.0)
+        terms = [{"factors": [ex.f(out, idx), n], "value": ex.arrays[out][idx]},
+                 {"factors": [ex.const("-Y", -onehot), n], "value": -onehot}]
+        return ex.answer(array, idx, rf"d{logits}[u] = \frac{{{out}[u] - Y[u]}}{{N}}", "sum", terms,
+                         f"The loss and the {self.output_layer} fuse into this simple gradient: the predicted "
+                         "probability minus the target (1 for the true class, 0 otherwise), over the batch size.")
+
+    def onehot(self, y: float, idx: tuple[int, ...]) -> float:
+        raise NotImplementedError
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "output_layer": self.output_layer,
                 "logits_layer": self.logits_layer, "formula": f"L = {self.symbol}({{out}}, Y)",

@@ -61,6 +61,27 @@ class BCE(Loss):
             e = np.exp(s * z)
         return s * (1.0 + e) / z.shape[0]
 
+    def onehot(self, y: float, idx: tuple[int, ...]) -> float:
+        return float(y)
+
+    def explain_value(self, ex: Any, idx: tuple[int, ...]) -> dict[str, Any]:
+        logits = ex.net.layers[-2].out
+        y = float(ex.labels[0])
+        return ex.answer("L", idx, rf"L = \max((1 - 2Y)\, {logits},\, 0) + \log(1 + e^{{-|{logits}|}})",
+                         "bce_logits", [{"factors": [ex.f(logits, (0,))], "value": ex.arrays[logits][0]},
+                                        {"factors": [ex.const("Y", y)], "value": y}],
+                         "Binary cross-entropy, -log of the probability given to the true label, computed from the "
+                         "logit so it stays exact for confident predictions.")
+
+    def explain_da(self, ex: Any, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        out = ex.net.layers[-1].out
+        y = float(ex.labels[0])
+        return ex.answer(array, idx, rf"d{out} = \frac{{{out} - Y}}{{{out} (1 - {out})}} \cdot \frac{{1}}{{N}}",
+                         "bce_output_grad", [{"factors": [ex.f(out, idx)], "value": ex.arrays[out][idx]},
+                                             {"factors": [ex.const("Y", y)], "value": y}],
+                         "The gradient of the loss with respect to the probability. Backprop never needs it: "
+                         "the fused dZ skips it, and it blows up as the probability nears 0 or 1.")
+
     def predicted(self, out: Array) -> Array:
         return (out[:, 0] >= 0.5).astype(np.int64)
 

@@ -67,6 +67,28 @@ class CrossEntropy(Loss):
             da[np.arange(n), y] = -np.exp(per_example(z, y)) / n
         return da
 
+    def onehot(self, y: float, idx: tuple[int, ...]) -> float:
+        return 1.0 if idx[0] == int(y) else 0.0
+
+    def explain_value(self, ex: Any, idx: tuple[int, ...]) -> dict[str, Any]:
+        logits = ex.net.layers[-2].out
+        y = int(ex.labels[0])
+        terms = [{"factors": [ex.f(logits, (v,))], "value": ex.arrays[logits][v]}
+                 for v in range(ex.arrays[logits].shape[0])]
+        terms.append({"factors": [ex.const("Y", y)], "value": float(y)})
+        return ex.answer("L", idx, rf"L = \log \sum_v e^{{{logits}[v]}} - {logits}[Y]", "cross_entropy", terms,
+                         "Cross-entropy, -log of the probability given to the true class, computed from the "
+                         "logits so it stays exact for confident predictions.", position=y)
+
+    def explain_da(self, ex: Any, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
+        out = ex.net.layers[-1].out
+        onehot = self.onehot(ex.labels[0], idx)
+        return ex.answer(array, idx, rf"d{out}[u] = -\frac{{Y[u]}}{{{out}[u]}} \cdot \frac{{1}}{{N}}",
+                         "ce_output_grad", [{"factors": [ex.f(out, idx)], "value": ex.arrays[out][idx]},
+                                            {"factors": [ex.const("Y", onehot)], "value": onehot}],
+                         "The gradient of the loss with respect to a probability: only the true class's is not "
+                         "zero. Backprop never needs it: the fused dZ skips it.")
+
     def predicted(self, out: Array) -> Array:
         return out.argmax(axis=1)
 
