@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from app import errors
 from app.middleware import BodyGuard, ConcurrencyLimit, SecurityHeaders
@@ -39,8 +38,6 @@ def create_app() -> FastAPI:
     routers = (meta, layers, engine_api, explain, images, training, pages)
     for router in (r.router for r in routers):
         add_routes(app, router)
-    app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
-    app.mount("/vendor/swagger", StaticFiles(directory=str(pages.SWAGGER_UI)), name="swagger")
     # Outermost last: headers go on every response, including the guard's own 413/408.
     app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_in_flight)

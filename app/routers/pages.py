@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly
-import swagger_ui_bundle
-from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from app import assets
 from app.settings import limits, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-SWAGGER_UI = Path(swagger_ui_bundle.swagger_ui_path)
+# Templates name the vendor bundles by these versioned URLs.
+templates.env.globals.update(plotly_url=assets.PLOTLY_URL, swagger_js_url=assets.SWAGGER_JS_URL,
+                             swagger_css_url=assets.SWAGGER_CSS_URL)
+MOVED = {"/vendor/plotly.min.js": assets.PLOTLY_URL, "/vendor/swagger/swagger-ui-bundle.js": assets.SWAGGER_JS_URL,
+         "/vendor/swagger/swagger-ui.css": assets.SWAGGER_CSS_URL}
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,10 +31,17 @@ async def index(request: Request) -> HTMLResponse:
     })
 
 
-@router.get("/vendor/plotly.min.js")
-async def plotly_js() -> FileResponse:
-    # Versioned by the installed package; a day's caching keeps reloads instant.
-    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+@router.get("/vendor/{name:path}")
+@router.get("/static/{name:path}")
+async def asset(request: Request, name: str) -> Response:
+    """A static file, gzipped once; vendor bundles under versioned names, marked immutable."""
+    path = request.url.path
+    if path in MOVED:  # the old unversioned names
+        return RedirectResponse(MOVED[path], status_code=301)
+    found = assets.respond(assets.store, path, request)
+    if found is None:
+        raise HTTPException(404, "Not Found")
+    return found
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from api_testlib import ApiClient, Json, as_arrays
 
+from app import assets
 from engine import backward, forward, init_params, read_spec, sgd_update, train_step
 
 TOL = 1e-12
@@ -62,7 +63,7 @@ def test_docs_page_is_html(client: ApiClient) -> None:
     # Served offline: Swagger UI from the installed package, no CDN, no inline script.
     assert "http" not in response.text.replace("http-equiv", "")
     assert "<script>" not in response.text
-    for asset in ("/vendor/swagger/swagger-ui-bundle.js", "/vendor/swagger/swagger-ui.css", "/static/js/docs.js"):
+    for asset in (assets.SWAGGER_JS_URL, assets.SWAGGER_CSS_URL, "/static/js/docs.js"):
         assert asset in response.text
         assert client.get(asset).status_code == 200
     assert "/openapi.json" in client.get("/static/js/docs.js").text

@@ -34,6 +34,8 @@ from browser_testlib import (
 from PIL import Image
 from playwright.sync_api import Browser, Dialog, Page, Response
 
+from app import assets
+
 require_chromium()
 
 XSS_NAME = "<img src=x onerror=alert(1)>.png"
@@ -104,7 +106,7 @@ def test_no_csp_violations_anywhere(page: Page, server_url: str, tmp_path: Path)
     # Every response of this origin carries the policy, with scripts from 'self' only.
     ours = [r for r in responses if r.url.startswith(server_url)]
     paths = {r.url.removeprefix(server_url).split("?")[0] for r in ours}
-    for expected in ("/", "/static/js/main.js", "/vendor/plotly.min.js", "/api/forward", "/api/images",
+    for expected in ("/", "/static/js/main.js", assets.PLOTLY_URL, "/api/forward", "/api/images",
                      "/api/train", "/api/gradcheck", "/docs", "/openapi.json", "/static/js/docs.js"):
         assert expected in paths, f"no response for {expected} was seen: {sorted(paths)}"
     for r in ours:

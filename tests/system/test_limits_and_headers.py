@@ -29,6 +29,7 @@ from system_testlib import (
     request_head,
 )
 
+from app import assets
 from app.settings import settings
 
 MIB = 1024 * 1024
@@ -146,8 +147,8 @@ RESPONSES = {
     "page": (lambda c: c.get("/"), 200),
     "css": (lambda c: c.get("/static/app.css"), 200),
     "js module": (lambda c: c.get("/static/js/main.js"), 200),
-    "plotly": (lambda c: c.get("/vendor/plotly.min.js"), 200),
-    "swagger css": (lambda c: c.get("/vendor/swagger/swagger-ui.css"), 200),
+    "plotly": (lambda c: c.get(assets.PLOTLY_URL), 200),
+    "swagger css": (lambda c: c.get(assets.SWAGGER_CSS_URL), 200),
     "favicon": (lambda c: c.get("/favicon.ico"), 200),
     "docs": (lambda c: c.get("/docs"), 200),
     "openapi": (lambda c: c.get("/openapi.json"), 200),
