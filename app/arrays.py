@@ -21,6 +21,7 @@ from fastapi import Response
 from app.errors import ApiError
 
 Array = np.ndarray
+FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def to_array(name: str, value: Any, plain: bool = False) -> Array:
@@ -37,7 +38,10 @@ def to_array(name: str, value: Any, plain: bool = False) -> Array:
         arr = np.asarray(value)
         if arr.dtype.kind == "O":  # ragged, or ints too big for int64
             arr = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError, RecursionError):
+    except OverflowError:  # an integer beyond float64 (10**400)
+        raise ApiError(422, f"{name} holds a number too large for float64: only finite numbers in range "
+                            f"(|x| <= {FLOAT_MAX:.4g}) are allowed") from None
+    except (ValueError, TypeError, RecursionError):
         raise ApiError(422, _allowed(name)) from None
     if arr.dtype.kind not in "iuf":
         raise ApiError(422, f"{_allowed(name)} (got {_kind_name(arr.dtype.kind)})")

@@ -36,6 +36,9 @@ def network(spec: dict[str, Any] | None) -> Network:
         canonical = json.dumps(spec, sort_keys=True, allow_nan=False)
     except (ValueError, TypeError):
         raise SpecError("the spec must contain only finite numbers, strings, lists and objects") from None
+    except RecursionError:  # json.dumps recurses: a spec nested about 1,000 deep
+        raise SpecError("the spec is nested too deeply: a network spec is an object of layers, each a flat "
+                        "object of numbers, strings and short lists") from None
     return _read_cached(canonical)
 
 

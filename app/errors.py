@@ -5,6 +5,7 @@ input makes the response itself unserialisable (a 500); ours never echoes input.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,11 +64,47 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> J
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+log = logging.getLogger("app")
+INTERNAL_ERROR = {"detail": "internal error"}
+
+
+class BugsAnswerJson:
+    """Innermost ASGI middleware (added by ``install``, so just outside Starlette's
+    ExceptionMiddleware): an exception no handler took, i.e. a bug in a route, gets a small JSON
+    500 here and ends here, so the connection stays usable. An ``Exception`` handler cannot do
+    it: Starlette gives that one to ServerErrorMiddleware, which sends the answer and then
+    re-raises, and uvicorn closes a connection whose app raised, without ``Connection: close``
+    (a keep-alive client's next, valid request failed too). A response already under way
+    (a stream) cannot become a 500: that exception goes on to uvicorn, which closes it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            await JSONResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette's ServerErrorMiddleware sends this from outside every other middleware, so
-    # the security headers are set here too. No test has found a path to it; it is the net.
-    return JSONResponse({"detail": "internal error: the server failed on this request; it keeps serving"},
-                        status_code=500, headers=SECURITY_HEADERS)
+    # The last net, for a bug in a middleware (outside ExceptionMiddleware): sent from outside
+    # every other middleware, so the security headers are set here too; uvicorn closes the
+    # connection after it (the exception is re-raised), so the client is told.
+    return JSONResponse(INTERNAL_ERROR, status_code=500, headers={**SECURITY_HEADERS, "Connection": "close"})
 
 
 def install(app: FastAPI) -> None:
@@ -77,3 +114,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SpecError, spec_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, input_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error_handler)  # type: ignore[arg-type]
+    # Added before app/main.py's middleware, so it is the innermost: see BugsAnswerJson.
+    app.add_middleware(BugsAnswerJson)
