@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 from fastapi import Response
 
-from app.errors import ApiError
+from app.errors import ApiError, shown
 
 Array = np.ndarray
 FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -80,7 +80,7 @@ def _kind_name(kind: str) -> str:
 def to_arrays(group: str, values: Any, plain: bool = False) -> dict[str, Array]:
     if not isinstance(values, dict):
         raise ApiError(422, f"{group} must be an object mapping names to arrays")
-    return {str(k): to_array(f"{group}.{k}", v, plain) for k, v in values.items()}
+    return {str(k): to_array(f"{group}.{shown(k)}", v, plain) for k, v in values.items()}
 
 
 def first(arrays: dict[str, Array]) -> dict[str, Array]:
