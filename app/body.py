@@ -25,6 +25,7 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from app.errors import ApiError
 from app.schemas import Body
 
 M = TypeVar("M", bound=Body)
@@ -60,7 +61,35 @@ def parse(body: bytes) -> tuple[Any, bool]:
     return json.loads(body), False
 
 
+JSON_TYPE = b"application/json"
+NOT_JSON = ("this route takes a JSON body: send it with Content-Type: application/json "
+            "(optionally with charset=utf-8)")
+
+
+def declared_json(scope: dict[str, Any]) -> bool:
+    """Whether the request says its body is JSON: ``application/json``, optionally with a UTF-8
+    charset (JSON is UTF-8). Anything else is refused, no Content-Type too: text/plain, form
+    encodings and multipart are what a browser sends cross-origin without a CORS preflight."""
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value == JSON_TYPE or _json_media_type(value.decode("latin-1"))
+    return False
+
+
+def _json_media_type(value: str) -> bool:
+    media, *params = value.split(";")
+    if media.strip().lower() != "application/json":
+        return False
+    for param in params:
+        name, _, charset = param.partition("=")
+        if name.strip().lower() != "charset" or charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
 async def read_json(request: Request, model: type[M]) -> M:
+    if not declared_json(request.scope):
+        raise ApiError(415, NOT_JSON)
     body = await request.body()
     if not body:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])

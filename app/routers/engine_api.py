@@ -37,6 +37,7 @@ router = APIRouter(prefix="/api", tags=["engine"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Body over 1 MiB."},
+    415: {"model": ErrorResponse, "description": "The body is not declared `Content-Type: application/json`."},
     422: {"model": ErrorResponse,
           "description": "A bad network, array, label or learning rate; `detail` says what and what is allowed."},
 }
