@@ -58,7 +58,7 @@ def example(net: Network, value: Any, label: Any = None, plain: bool = False) ->
 def request_example(req: Any) -> tuple[Network, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """A forward/backward/step/gradcheck body read into (network, params, x, y)."""
     net = network(req.network)
-    plain = req._plain_numbers
+    plain = req.plain_numbers
     return net, params(net, req.params, plain=plain), *example(net, req.input, req.label, plain)
 
 

@@ -8,7 +8,7 @@ of floats would be dozens of lines). Names follow the seed: W1, b1, Z1, A1, P1, 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
@@ -43,9 +43,20 @@ Rate = Annotated[float, InRange]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    # Set by app/body.py when the raw body vouches that every number in it is finite and no
-    # boolean or null is anywhere in it: its arrays then skip those checks (app/arrays.py).
     _plain_numbers: bool = PrivateAttr(False)
+
+    @classmethod
+    def read(cls, data: Any, plain: bool = False) -> Self:
+        """The validated body. ``plain``: the raw body vouched that every number in it is finite
+        and no boolean or null is anywhere in it (app/body.py's ``parse``), so its arrays skip
+        those checks (app/arrays.py)."""
+        body = cls.model_validate(data)
+        body._plain_numbers = plain
+        return body
+
+    @property
+    def plain_numbers(self) -> bool:
+        return self._plain_numbers
 
 
 class InitRequest(Body):
