@@ -100,7 +100,15 @@ def record_body(rec: Record) -> dict[str, Any]:
     if rec.gradients:
         body["local"] = first(rec.local_derivatives())
         body["gradients"] = {k: (g if k[1:] in net.param_shapes else g[0]) for k, g in rec.gradients.items()}
+        body["not_representable"] = []  # filled by app/arrays.encode, given display_only(...)
     return body
+
+
+def display_only(body: dict[str, Any], net: Network) -> frozenset[str]:
+    """The arrays of a backward answer that are shown but never used for learning: the output
+    layer's dA (-1/a for cross-entropy, which overflows when a underflows), dX and every local
+    factor. Where float64 cannot hold them they go out as null (app/arrays.encode)."""
+    return frozenset([f"gradients.d{net.layers[-1].out}", "gradients.dX", *(f"local.{k}" for k in body["local"])])
 
 
 async def run_heavy(fn: Callable[..., T], *args: Any) -> T:

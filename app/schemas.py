@@ -141,6 +141,12 @@ class BackwardResponse(ForwardResponse):
     gradients: dict[str, NestedList] = Field(description="d + name: dL/d(name) for every activation and parameter.")
     local: dict[str, NestedList] = Field(description="Element-wise chain-rule factors: 'dA2/dZ2' = a2 (1 - a2) "
                                                      "for a sigmoid, 'dA1/dZ1' = 1 where Z1 > 0 for a ReLU.")
+    not_representable: list[str] = Field(
+        default_factory=list,
+        description="Entries of display-only arrays (the output's dA, dX, `local`) that float64 cannot hold, sent as "
+                    "null: e.g. 'gradients.dA2[1]' when cross-entropy's -1/a overflows because a class's probability "
+                    "underflowed. Indices are in the arrays' layout in this answer (one example). Empty when every "
+                    "number is finite; an overflow in anything used for learning is a 422 instead.")
 
 
 class UpdateResponse(BaseModel):

@@ -71,7 +71,8 @@ async def backward_route(req: Annotated[BackwardRequest, Depends(json_body(Backw
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, _forward_backward, net, params, x, y)
-    return json_response(compute.record_body(rec))
+    body = compute.record_body(rec)
+    return json_response(body, compute.display_only(body, net))
 
 
 @router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS,
@@ -93,7 +94,7 @@ async def step(req: Annotated[StepRequest, Depends(json_body(StepRequest))]) -> 
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
     body = compute.record_body(result.record)
     body.update(params=result.params, loss_after=result.loss_after, learning_rate=req.learning_rate)
-    return json_response(body)
+    return json_response(body, compute.display_only(body, net))
 
 
 def _gradcheck_and_loss(net: Network, params: Any, x: Any, y: Any, per_tensor: int) -> tuple[Any, float | None]:
