@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.settings import limits, settings
+from app.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -21,12 +21,13 @@ SWAGGER_UI = Path(swagger_ui_bundle.swagger_ui_path)
 router = APIRouter(include_in_schema=False)
 
 
+# Every limit a template shows comes from the settings (and the engine's limits they re-export).
+PAGE_CONTEXT = {"settings": settings, "limits": settings.limits}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {
-        "max_lr": settings.max_learning_rate, "max_hw": limits.MAX_INPUT_HW,
-        "max_upload_mib": settings.max_upload_bytes // (1024 * 1024),
-    })
+    return templates.TemplateResponse(request, "index.html", PAGE_CONTEXT)
 
 
 @router.get("/vendor/plotly.min.js")
@@ -38,7 +39,7 @@ async def plotly_js() -> FileResponse:
 @router.get("/docs", response_class=HTMLResponse)
 async def docs(request: Request) -> HTMLResponse:
     """The OpenAPI docs, served offline (FastAPI's default page loads Swagger UI from a CDN)."""
-    return templates.TemplateResponse(request, "docs.html", {})
+    return templates.TemplateResponse(request, "docs.html", PAGE_CONTEXT)
 
 
 @router.get("/favicon.ico")
