@@ -6,7 +6,9 @@ arrays as they are and are encoded by orjson, which writes float64 in the shorte
 that reads back to the same double (as Python's repr) at a tenth of the json module's
 cost: the encoder was the largest single cost of /api/step. orjson writes NaN/inf as
 null, so a null in a payload is looked into, and a non-finite result becomes a 422 that
-says where it overflowed, never invalid or silently-null JSON.
+says where it overflowed, never invalid or silently-null JSON; except in arrays that are only
+shown (the output's dA, dX, the local factors), whose unrepresentable entries are sent as
+null and named in ``not_representable``, since the learner's iteration is otherwise sound.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 import orjson
 from fastapi import Response
 
-from app.errors import ApiError
+from app.errors import ApiError, shown
 
 Array = np.ndarray
+FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def to_array(name: str, value: Any, plain: bool = False) -> Array:
@@ -37,7 +40,10 @@ def to_array(name: str, value: Any, plain: bool = False) -> Array:
         arr = np.asarray(value)
         if arr.dtype.kind == "O":  # ragged, or ints too big for int64
             arr = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError, RecursionError):
+    except OverflowError:  # an integer beyond float64 (10**400)
+        raise ApiError(422, f"{name} holds a number too large for float64: only finite numbers in range "
+                            f"(|x| <= {FLOAT_MAX:.4g}) are allowed") from None
+    except (ValueError, TypeError, RecursionError):
         raise ApiError(422, _allowed(name)) from None
     if arr.dtype.kind not in "iuf":
         raise ApiError(422, f"{_allowed(name)} (got {_kind_name(arr.dtype.kind)})")
@@ -76,7 +82,7 @@ def _kind_name(kind: str) -> str:
 def to_arrays(group: str, values: Any, plain: bool = False) -> dict[str, Array]:
     if not isinstance(values, dict):
         raise ApiError(422, f"{group} must be an object mapping names to arrays")
-    return {str(k): to_array(f"{group}.{k}", v, plain) for k, v in values.items()}
+    return {str(k): to_array(f"{group}.{shown(k)}", v, plain) for k, v in values.items()}
 
 
 def first(arrays: dict[str, Array]) -> dict[str, Array]:
@@ -104,16 +110,45 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def encode(body: Any) -> bytes:
-    """JSON bytes for ``body``; ApiError 422 if any number in it is not finite."""
-    payload = orjson.dumps(body, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+def _dumps(body: Any) -> bytes:
+    return orjson.dumps(body, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def encode(body: Any, display: frozenset[str] = frozenset()) -> bytes:
+    """JSON bytes for ``body``; ApiError 422 if any number in it is not finite, except in the
+    arrays named in ``display`` (paths such as "gradients.dA2": shown, never used for learning),
+    whose entries float64 cannot hold go out as null and are named in ``not_representable``."""
+    payload = _dumps(body)
     if b"null" in payload:  # NaN/inf become null; a legitimate None also does, so look
-        where = sorted(set(_non_finite(body, "")))[:8]
-        if where:
+        where = sorted(set(_non_finite(body, "")))
+        learned = [w for w in where if w not in display]
+        if learned:
             raise ApiError(422, "the result overflowed float64 (it is not a finite number) in "
-                                f"{', '.join(where)}: lower the learning rate, or use smaller weights or inputs")
+                                f"{', '.join(learned[:8])}: lower the learning rate, or use smaller weights or inputs")
+        if where:
+            payload = _dumps(_with_nulls(body, where))
     return payload
 
 
-def json_response(body: dict[str, Any]) -> Response:
-    return Response(encode(body), media_type="application/json")
+MAX_LISTED = 1000  # not_representable entries named in one answer
+
+
+def _with_nulls(body: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """``body`` with each array at ``paths`` ("group.name") as nested lists, null where it is
+    not finite, and every such entry named in ``not_representable`` as "group.name[i,j]"."""
+    out = {**body}
+    missing: list[str] = []
+    for path in paths:
+        group, name = path.split(".", 1)
+        arr = np.asarray(out[group][name], dtype=np.float64)
+        bad = ~np.isfinite(arr)
+        missing.extend(f"{path}[{','.join(map(str, i))}]" for i in np.argwhere(bad)[:MAX_LISTED])
+        held = arr.astype(object)
+        held[bad] = None
+        out[group] = {**out[group], name: held.tolist()}
+    out["not_representable"] = missing[:MAX_LISTED]
+    return out
+
+
+def json_response(body: dict[str, Any], display: frozenset[str] = frozenset()) -> Response:
+    return Response(encode(body, display), media_type="application/json")

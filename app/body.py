@@ -1,4 +1,5 @@
-"""JSON request bodies read straight into pydantic models.
+"""JSON request bodies read straight into pydantic models, handed to routes as a dependency:
+``req: Annotated[StepRequest, Depends(json_body(StepRequest))]``.
 
 FastAPI's own body handling (dependency solving around the same json.loads and validation)
 cost about 200 us per request here, more than the seed network's whole training step. This
@@ -18,13 +19,17 @@ reads to the same values (tests/api/test_body_parse.py checks that over random b
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
+from app.errors import ApiError
 from app.schemas import Body
 
 M = TypeVar("M", bound=Body)
@@ -60,8 +65,50 @@ def parse(body: bytes) -> tuple[Any, bool]:
     return json.loads(body), False
 
 
+ERROR_SCHEMA = "#/components/schemas/ErrorResponse"  # app/schemas.py's, which every route's 4xx documents
+JSON_TYPE = b"application/json"
+NOT_JSON = ("this route takes a JSON body: send it with Content-Type: application/json "
+            "(optionally with charset=utf-8)")
+
+
+def declared_json(scope: dict[str, Any]) -> bool:
+    """Whether the request says its body is JSON: ``application/json``, optionally with a UTF-8
+    charset (JSON is UTF-8). Anything else is refused, no Content-Type too: text/plain, form
+    encodings and multipart are what a browser sends cross-origin without a CORS preflight."""
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value == JSON_TYPE or _json_media_type(value.decode("latin-1"))
+    return False
+
+
+def _json_media_type(value: str) -> bool:
+    media, *params = value.split(";")
+    if media.strip().lower() != "application/json":
+        return False
+    for param in params:
+        name, _, charset = param.partition("=")
+        if name.strip().lower() != "charset" or charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+async def whole_body(request: Request) -> bytes:
+    """The body's bytes from ``receive`` itself: app/middleware.py's BodyGuard hands the whole
+    body on in one message, and Starlette's ``request.body()`` stream costs 2 us more."""
+    chunks = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 async def read_json(request: Request, model: type[M]) -> M:
-    body = await request.body()
+    if not declared_json(request.scope):
+        raise ApiError(415, NOT_JSON)
+    body = await whole_body(request)
     if not body:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:
@@ -75,17 +122,30 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise RequestValidationError([{"type": "model_attributes_type", "loc": ("body",),
                                        "msg": "Input should be a valid dictionary or object to extract fields from"}])
     try:
-        req = model.model_validate(data)
+        return model.read(data, plain)
     except ValidationError as e:
         # Locations as FastAPI reports them ("body", field, ...); app/errors.py never echoes input.
         raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
     except RecursionError:
         raise HTTPException(400, "There was an error parsing the body") from None
-    req._plain_numbers = plain
-    return req
+
+
+@cache
+def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """The FastAPI dependency that reads a request's body as ``model`` (one per model)."""
+    async def body(request: Request) -> M:
+        return await read_json(request, model)
+
+    body.__name__ = f"{model.__name__}_body"
+    return body
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The operation's requestBody for the OpenAPI document (the models have no nested models,
-    so their JSON schema stands alone, examples included)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    """What a route reading ``model`` through ``json_body`` adds to its OpenAPI operation: the
+    requestBody (the models have no nested models, so their JSON schema stands alone, examples
+    included) and the 415 for a body not declared JSON."""
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}},
+        "responses": {"415": {"description": "The body is not declared `Content-Type: application/json`.",
+                              "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA}}}}},
+    }

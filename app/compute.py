@@ -36,6 +36,9 @@ def network(spec: dict[str, Any] | None) -> Network:
         canonical = json.dumps(spec, sort_keys=True, allow_nan=False)
     except (ValueError, TypeError):
         raise SpecError("the spec must contain only finite numbers, strings, lists and objects") from None
+    except RecursionError:  # json.dumps recurses: a spec nested about 1,000 deep
+        raise SpecError("the spec is nested too deeply: a network spec is an object of layers, each a flat "
+                        "object of numbers, strings and short lists") from None
     return _read_cached(canonical)
 
 
@@ -55,7 +58,7 @@ def example(net: Network, value: Any, label: Any = None, plain: bool = False) ->
 def request_example(req: Any) -> tuple[Network, dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """A forward/backward/step/gradcheck body read into (network, params, x, y)."""
     net = network(req.network)
-    plain = req._plain_numbers
+    plain = req.plain_numbers
     return net, params(net, req.params, plain=plain), *example(net, req.input, req.label, plain)
 
 
@@ -97,7 +100,15 @@ def record_body(rec: Record) -> dict[str, Any]:
     if rec.gradients:
         body["local"] = first(rec.local_derivatives())
         body["gradients"] = {k: (g if k[1:] in net.param_shapes else g[0]) for k, g in rec.gradients.items()}
+        body["not_representable"] = []  # filled by app/arrays.encode, given display_only(...)
     return body
+
+
+def display_only(body: dict[str, Any], net: Network) -> frozenset[str]:
+    """The arrays of a backward answer that are shown but never used for learning: the output
+    layer's dA (-1/a for cross-entropy, which overflows when a underflows), dX and every local
+    factor. Where float64 cannot hold them they go out as null (app/arrays.encode)."""
+    return frozenset([f"gradients.d{net.layers[-1].out}", "gradients.dX", *(f"local.{k}" for k in body["local"])])
 
 
 async def run_heavy(fn: Callable[..., T], *args: Any) -> T:

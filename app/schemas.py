@@ -7,10 +7,11 @@ of floats would be dozens of lines). Names follow the seed: W1, b1, Z1, A1, P1, 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import sys
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
 
 from app.settings import settings
 from engine import default_spec, init_params, read_spec
@@ -25,14 +26,37 @@ EXAMPLE_GRADS = {"d" + k: (0.01 * np.asarray(v)).round(4).tolist() for k, v in E
 
 NetworkField = Field(default=None, description="Network spec; omitted means the seed's network.",
                      examples=[default_spec()])
-Label = StrictInt | StrictFloat
+
+
+def in_float_range(value: Any) -> Any:
+    """An integer no float64 holds (10**400) is refused as such: pydantic would call it "not a
+    valid number", and the engine's float(label) would overflow."""
+    if type(value) is int and abs(value) > sys.float_info.max:
+        raise ValueError(f"must be a finite number in range (|x| <= {sys.float_info.max:.4g})")
+    return value
+
+
+InRange = BeforeValidator(in_float_range)
+Label = Annotated[StrictInt | StrictFloat, InRange]
+Rate = Annotated[float, InRange]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    # Set by app/body.py when the raw body vouches that every number in it is finite and no
-    # boolean or null is anywhere in it: its arrays then skip those checks (app/arrays.py).
     _plain_numbers: bool = PrivateAttr(False)
+
+    @classmethod
+    def read(cls, data: Any, plain: bool = False) -> Self:
+        """The validated body. ``plain``: the raw body vouched that every number in it is finite
+        and no boolean or null is anywhere in it (app/body.py's ``parse``), so its arrays skip
+        those checks (app/arrays.py)."""
+        body = cls.model_validate(data)
+        body._plain_numbers = plain
+        return body
+
+    @property
+    def plain_numbers(self) -> bool:
+        return self._plain_numbers
 
 
 class InitRequest(Body):
@@ -58,13 +82,13 @@ class UpdateRequest(Body):
     network: dict[str, Any] | None = NetworkField
     params: dict[str, NestedList]
     gradients: dict[str, NestedList] = Field(description="dW{k}, db{k}, as returned by /api/backward.")
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
+    learning_rate: Rate = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"params": EXAMPLE_PARAMS, "gradients": EXAMPLE_GRADS, "learning_rate": 0.1}]})
 
 
 class StepRequest(BackwardRequest):
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
+    learning_rate: Rate = Field(gt=0, le=settings.max_learning_rate, strict=True, description="eta in W - eta * dW.")
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"params": EXAMPLE_PARAMS, "input": EXAMPLE_INPUT, "label": 1, "learning_rate": 0.1}]})
 
@@ -117,6 +141,12 @@ class BackwardResponse(ForwardResponse):
     gradients: dict[str, NestedList] = Field(description="d + name: dL/d(name) for every activation and parameter.")
     local: dict[str, NestedList] = Field(description="Element-wise chain-rule factors: 'dA2/dZ2' = a2 (1 - a2) "
                                                      "for a sigmoid, 'dA1/dZ1' = 1 where Z1 > 0 for a ReLU.")
+    not_representable: list[str] = Field(
+        default_factory=list,
+        description="Entries of display-only arrays (the output's dA, dX, `local`) that float64 cannot hold, sent as "
+                    "null: e.g. 'gradients.dA2[1]' when cross-entropy's -1/a overflows because a class's probability "
+                    "underflowed. Indices are in the arrays' layout in this answer (one example). Empty when every "
+                    "number is finite; an overflow in anything used for learning is a 422 instead.")
 
 
 class UpdateResponse(BaseModel):
@@ -178,7 +208,7 @@ class TrainRequest(Body):
                                             description="Train on these classes only, relabelled 0..k-1 in order.")
     iterations: StrictInt = Field(ge=1, le=settings.max_train_iterations)
     batch_size: StrictInt = Field(16, ge=1, le=settings.max_batch_size)
-    learning_rate: float = Field(gt=0, le=settings.max_learning_rate, strict=True)
+    learning_rate: Rate = Field(gt=0, le=settings.max_learning_rate, strict=True)
     optimizer: Literal["sgd", "momentum", "adam"] = Field("sgd", description="sgd is the seed's rule.")
     seed: StrictInt = Field(0, ge=0, le=2**32 - 1, description="Seeds the minibatch order.")
     points: StrictInt = Field(50, ge=1, le=500, description="How many history points (and progress events).")

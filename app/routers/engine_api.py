@@ -4,13 +4,13 @@ encodes the result (app/arrays.py). Stateless: everything travels in the request
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 
 from app import compute
 from app.arrays import json_response
-from app.body import openapi_body, read_json
+from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import (
     BackwardRequest,
@@ -44,18 +44,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/init", summary="Fresh parameters", response_model=InitResponse, responses=ERRORS,
              openapi_extra=openapi_body(InitRequest))
-async def init(request: Request) -> Response:
+async def init(req: Annotated[InitRequest, Depends(json_body(InitRequest))]) -> Response:
     """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
-    req = await read_json(request, InitRequest)
     net = compute.network(req.network)
     return json_response({"network": net.spec, "params": init_params(net, req.seed)})
 
 
 @router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS,
              openapi_extra=openapi_body(ForwardRequest))
-async def forward_route(request: Request) -> Response:
+async def forward_route(req: Annotated[ForwardRequest, Depends(json_body(ForwardRequest))]) -> Response:
     """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
-    req = await read_json(request, ForwardRequest)
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, forward, net, params, x, y)
     return json_response(compute.record_body(rec))
@@ -69,36 +67,34 @@ def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
 
 @router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS,
              openapi_extra=openapi_body(BackwardRequest))
-async def backward_route(request: Request) -> Response:
+async def backward_route(req: Annotated[BackwardRequest, Depends(json_body(BackwardRequest))]) -> Response:
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
-    req = await read_json(request, BackwardRequest)
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, _forward_backward, net, params, x, y)
-    return json_response(compute.record_body(rec))
+    body = compute.record_body(rec)
+    return json_response(body, compute.display_only(body, net))
 
 
 @router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS,
              openapi_extra=openapi_body(UpdateRequest))
-async def update(request: Request) -> Response:
+async def update(req: Annotated[UpdateRequest, Depends(json_body(UpdateRequest))]) -> Response:
     """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
-    req = await read_json(request, UpdateRequest)
     net = compute.network(req.network)
-    params = compute.params(net, req.params, plain=req._plain_numbers)
-    grads = compute.params(net, req.gradients, prefix="d", plain=req._plain_numbers)
+    params = compute.params(net, req.params, plain=req.plain_numbers)
+    grads = compute.params(net, req.gradients, prefix="d", plain=req.plain_numbers)
     new = await compute.run(net, sgd_update, params, grads, req.learning_rate)
     return json_response({"params": new})
 
 
 @router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS,
              openapi_extra=openapi_body(StepRequest))
-async def step(request: Request) -> Response:
+async def step(req: Annotated[StepRequest, Depends(json_body(StepRequest))]) -> Response:
     """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
-    req = await read_json(request, StepRequest)
     net, params, x, y = compute.request_example(req)
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
     body = compute.record_body(result.record)
     body.update(params=result.params, loss_after=result.loss_after, learning_rate=req.learning_rate)
-    return json_response(body)
+    return json_response(body, compute.display_only(body, net))
 
 
 def _gradcheck_and_loss(net: Network, params: Any, x: Any, y: Any, per_tensor: int) -> tuple[Any, float | None]:
@@ -108,10 +104,9 @@ def _gradcheck_and_loss(net: Network, params: Any, x: Any, y: Any, per_tensor: i
 
 @router.post("/gradcheck", summary="Gradient check by finite differences", response_model=GradcheckResponse,
              responses=ERRORS, openapi_extra=openapi_body(GradcheckRequest))
-async def gradcheck_route(request: Request) -> Response:
+async def gradcheck_route(req: Annotated[GradcheckRequest, Depends(json_body(GradcheckRequest))]) -> Response:
     """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
     (at most `max_entries` per parameter, sampled with a fixed seed)."""
-    req = await read_json(request, GradcheckRequest)
     net, params, x, y = compute.request_example(req)
     assert y is not None
     tensors = len(net.param_shapes)
@@ -134,10 +129,9 @@ async def gradcheck_route(request: Request) -> Response:
 
 @router.post("/network", summary="Check a network spec", response_model=NetworkResponse, responses=ERRORS,
              openapi_extra=openapi_body(NetworkRequest))
-async def network_check(request: Request) -> Response:
+async def network_check(req: Annotated[NetworkRequest, Depends(json_body(NetworkRequest))]) -> Response:
     """Check a network spec without running it: per-layer shapes and parameter counts, or a 422 saying what
     does not fit."""
-    req = await read_json(request, NetworkRequest)
     net = compute.network(req.network)
     return json_response({
         "network": net.spec, "layers": net.summary(), "shapes": {k: list(v) for k, v in net.shapes().items()},

@@ -5,14 +5,14 @@ MathML for the page (latex2mathml; the engine stays NumPy only)."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from latex2mathml.converter import convert
 
 from app import compute
 from app.arrays import json_response
-from app.body import openapi_body, read_json
+from app.body import json_body, openapi_body
 from app.routers.engine_api import ERRORS
 from app.schemas import ExplainRequest, ExplainResponse
 from engine import Network, train_step
@@ -33,11 +33,10 @@ def _explain(net: Network, params: Any, x: Any, y: Any, lr: float, array: str, i
 
 @router.post("/explain", summary="Explain one number", response_model=ExplainResponse, responses=ERRORS,
              openapi_extra=openapi_body(ExplainRequest))
-async def explain(request: Request) -> Response:
+async def explain(req: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))]) -> Response:
     """`/api/step`'s body plus `array` and `index`: the rule that computed that entry, every term with its
     numbers and where each comes from, and a sentence for a learner. Recomputing the value from the terms
     gives the entry of `/api/step`'s answer for the same body."""
-    req = await read_json(request, ExplainRequest)
     net, params, x, y = compute.request_example(req)
     body = await compute.run(net, _explain, net, params, x, y, req.learning_rate, req.array, req.index)
     body["rule_mathml"] = mathml(body["rule"])

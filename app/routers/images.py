@@ -26,6 +26,13 @@ SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8")  # how every PNG and every JPEG starts
 
 
+def unreadable(e: Exception) -> ApiError:
+    """Pillow raises many kinds of error on a broken file (OSError, ValueError, SyntaxError,
+    EOFError, struct.error from EXIF it cannot parse, ...): each is the file's fault, a 422."""
+    return ApiError(422, f"the image file could not be read ({e.__class__.__name__}): it may be truncated "
+                         "or corrupt, or its metadata (EXIF) is broken")
+
+
 def decode(data: bytes, height: int, width: int, channels: int, invert: bool) -> dict[str, Any]:
     if not data:
         raise ApiError(422, "the uploaded file is empty; send a PNG or JPEG image")
@@ -43,8 +50,8 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
         raise ApiError(422, f"the image header claims over {Image.MAX_IMAGE_PIXELS} pixels; at most "
                             f"{settings.max_image_pixels} pixels (4096x4096) are accepted (decompression bomb "
                             "guard)") from None
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ApiError(422, f"the image could not be read ({e.__class__.__name__}); it may be corrupt") from None
+    except Exception as e:  # noqa: BLE001 - whatever Pillow raises on a file is that file's fault
+        raise unreadable(e) from None
     pixels = im.width * im.height
     if pixels > settings.max_image_pixels or pixels == 0:
         raise ApiError(422, f"the image is {im.width}x{im.height} pixels; at most {settings.max_image_pixels} "
@@ -57,9 +64,8 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
         arr = _to_unit_array(im, height, width, channels)
     except ApiError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError, MemoryError) as e:
-        raise ApiError(422, f"the image could not be decoded ({e.__class__.__name__}); it may be truncated "
-                            "or corrupt") from None
+    except Exception as e:  # noqa: BLE001 - struct.error from a cut eXIf chunk, SyntaxError, OSError, ...
+        raise unreadable(e) from None
     if invert:
         arr = 1.0 - arr
     return {"input": arr.tolist(), "channels": channels, "height": height, "width": width, "source": source}

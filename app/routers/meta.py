@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from fastapi import APIRouter, Response
 
 from app.arrays import json_response
 from app.schemas import HealthResponse
-from app.settings import limits, settings
+from app.settings import settings
 
 router = APIRouter(prefix="/api", tags=["meta"])
 
-VERSION = "0.1.0"
-LIMITS = {
-    "max_input": [limits.MAX_CHANNELS, limits.MAX_INPUT_HW, limits.MAX_INPUT_HW],
-    "max_params": limits.MAX_PARAMS,
-    "max_layers": limits.MAX_LAYERS,
-    "max_macs": limits.MAX_MACS,
-    "max_json_bytes": settings.max_json_bytes,
-    "max_upload_bytes": settings.max_upload_bytes,
-    "max_learning_rate": settings.max_learning_rate,
-}
+def _version() -> str:
+    try:
+        return importlib.metadata.version("backprop-viz")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "0+unknown"
+
+
+VERSION = _version()
+LIMITS = settings.page_limits()
 
 
 @router.get("/health", response_model=HealthResponse)

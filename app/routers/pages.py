@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app import assets
-from app.settings import limits, settings
+from app.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -23,12 +23,13 @@ MOVED = {"/vendor/plotly.min.js": assets.PLOTLY_URL, "/vendor/swagger/swagger-ui
 router = APIRouter(include_in_schema=False)
 
 
+# Every limit a template shows comes from the settings (and the engine's limits they re-export).
+PAGE_CONTEXT = {"settings": settings, "limits": settings.limits}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {
-        "max_lr": settings.max_learning_rate, "max_hw": limits.MAX_INPUT_HW,
-        "max_upload_mib": settings.max_upload_bytes // (1024 * 1024),
-    })
+    return templates.TemplateResponse(request, "index.html", PAGE_CONTEXT)
 
 
 @router.get("/vendor/{name:path}")
@@ -47,7 +48,7 @@ async def asset(request: Request, name: str) -> Response:
 @router.get("/docs", response_class=HTMLResponse)
 async def docs(request: Request) -> HTMLResponse:
     """The OpenAPI docs, served offline (FastAPI's default page loads Swagger UI from a CDN)."""
-    return templates.TemplateResponse(request, "docs.html", {})
+    return templates.TemplateResponse(request, "docs.html", PAGE_CONTEXT)
 
 
 @router.get("/favicon.ico")

@@ -10,12 +10,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import compute
 from app.arrays import encode, json_response
+from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
@@ -127,12 +128,12 @@ async def _acquire() -> None:
     await _running.acquire()
 
 
-@router.post("/train", response_model=TrainResponse, responses={
+@router.post("/train", response_model=TrainResponse, openapi_extra=openapi_body(TrainRequest), responses={
     404: {"model": ErrorResponse, "description": "Unknown dataset."},
     429: {"model": ErrorResponse, "description": "Too many runs at once."},
     422: {"model": ErrorResponse,
           "description": "Bad request, a dataset that does not fit the network, or too much work."}})
-async def train(req: TrainRequest) -> Response:
+async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))]) -> Response:
     """Train on a dataset. `stream: false` answers with {status, params, history}; `stream: true` answers with
     NDJSON: a `start` line, a `progress` line per history point, then a `done` or `diverged` line carrying the
     same result. A run that diverges stops and returns its last finite parameters."""

@@ -130,3 +130,34 @@ def rejected(client: ApiClient, response: httpx.Response, status: int | None, *w
     assert seconds < 1.0, f"took {seconds:.2f} s"
     assert client.get("/api/health").status_code == 200
     return detail
+
+
+# ----------------------------------------------------------------------------- small errors
+MAX_ERROR_BYTES = 4096
+
+
+def check_error_size(response: httpx.Response) -> None:
+    """No 4xx body over 4 KiB, whatever the request echoed (a read response; a stream is skipped)."""
+    if 400 <= response.status_code < 500 and hasattr(response, "_content"):
+        assert len(response.content) <= MAX_ERROR_BYTES, (
+            f"{response.request.method} {response.request.url.path}: a {response.status_code} of "
+            f"{len(response.content)} bytes: {response.content[:300]!r}")
+
+
+def check_every_error_size(monkeypatch: Any) -> None:
+    """Make every httpx client (the in-process ``client`` and those against real servers) check
+    the size of each 4xx it receives, for the rest of the test."""
+    async_send, sync_send = httpx.AsyncClient.send, httpx.Client.send
+
+    async def checked_async(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        response = await async_send(self, request, **kwargs)
+        check_error_size(response)
+        return response
+
+    def checked_sync(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        response = sync_send(self, request, **kwargs)
+        check_error_size(response)
+        return response
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", checked_async)
+    monkeypatch.setattr(httpx.Client, "send", checked_sync)

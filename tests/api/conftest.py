@@ -1,11 +1,17 @@
-"""Fixtures for the API tests: the seed network's parameters from /api/init and the seed's bar
-example (the session ``client`` is in tests/conftest.py, shared with the system tests; the
-helpers live in api_testlib.py)."""
+"""Fixtures for the API tests: the seed network's parameters from /api/init, the seed's bar
+example, and a check that every 4xx the tests see is at most 4 KiB (the session ``client`` is
+in tests/conftest.py, shared with the system tests; the helpers live in api_testlib.py)."""
 
 from __future__ import annotations
 
 import pytest
-from api_testlib import BAR_INPUT, ApiClient, Json
+from api_testlib import BAR_INPUT, ApiClient, Json, check_every_error_size
+
+
+@pytest.fixture(autouse=True)
+def small_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 4xx any test here receives is at most 4 KiB (issue 10: errors stay small)."""
+    check_every_error_size(monkeypatch)
 
 
 @pytest.fixture(scope="session")
