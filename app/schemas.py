@@ -254,7 +254,9 @@ class ExplainTerm(BaseModel):
 class ExplainResponse(BaseModel):
     array: str
     index: list[int]
-    value: float = Field(description="The entry, as /api/step answers it.")
+    value: float | None = Field(description="The entry, as /api/step answers it (null where float64 cannot hold "
+                                            "a display-only value; then not_representable is [\"value\"]).")
+    not_representable: list[str] | None = None
     rule: str = Field(description="The rule in symbols, as LaTeX.")
     rule_mathml: str = Field(description="The same rule as MathML.")
     op: str = Field(description="How the terms give the value: sum, max, mean, sigmoid, tanh, softmax, bce_logits, "

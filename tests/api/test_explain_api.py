@@ -82,3 +82,15 @@ def test_bad_array_or_index(client: ApiClient, extra: dict[str, Any], words: lis
     detail = r.text
     for w in words:
         assert w in detail, (w, detail[:300])
+
+
+def test_a_display_only_value_float64_cannot_hold_is_null_and_named(client: ApiClient) -> None:
+    # Cross-entropy with the true class 900 below another: dA = -1/a overflows; dZ does not.
+    net = {"input_shape": [1, 2, 2], "layers": [{"type": "flatten"}, {"type": "dense", "units": 3},
+                                                {"type": "softmax"}], "loss": "cross_entropy"}
+    body = {"network": net, "params": {"W1": [[0.0] * 4] * 3, "b1": [0.0, 900.0, 0.0]}, "input": [[[0.5, 0.5],
+            [0.5, 0.5]]], "label": 0, "learning_rate": 0.1}
+    out = client.post_ok("/api/explain", {**body, "array": "dA1", "index": [0]})
+    assert out["value"] is None and out["not_representable"] == ["value"]
+    fused = client.post_ok("/api/explain", {**body, "array": "dZ1", "index": [0]})
+    assert fused["value"] == -1.0 and "not_representable" not in fused
