@@ -50,7 +50,7 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
         raise ApiError(422, f"the image header claims over {Image.MAX_IMAGE_PIXELS} pixels; at most "
                             f"{settings.max_image_pixels} pixels (4096x4096) are accepted (decompression bomb "
                             "guard)") from None
-    except Exception as e:  # noqa: BLE001 - whatever Pillow raises on a file is that file's fault
+    except Exception as e:  # whatever Pillow raises on a user's file is that file's fault
         raise unreadable(e) from None
     pixels = im.width * im.height
     if pixels > settings.max_image_pixels or pixels == 0:
@@ -64,7 +64,7 @@ def decode(data: bytes, height: int, width: int, channels: int, invert: bool) ->
         arr = _to_unit_array(im, height, width, channels)
     except ApiError:
         raise
-    except Exception as e:  # noqa: BLE001 - struct.error from a cut eXIf chunk, SyntaxError, OSError, ...
+    except Exception as e:  # struct.error from a cut eXIf chunk, SyntaxError, OSError, ...
         raise unreadable(e) from None
     if invert:
         arr = 1.0 - arr
