@@ -42,7 +42,7 @@ numbers = st.one_of(st.floats(), st.integers(min_value=-(10**30), max_value=10**
 finite_numbers = st.one_of(st.floats(allow_nan=False, allow_infinity=False),
                            st.integers(min_value=-(10**30), max_value=10**30), st.sampled_from(HUGE_FINITE))
 # Small enough that the seed's logit Z2 stays within +-709, where dA2 = -1/A2 (or 1/(1 - A2)) is a
-# float64; beyond it that displayed gradient overflows and the API answers 422 by design.
+# float64; beyond it that displayed gradient goes out as null, named in not_representable.
 moderate = st.floats(min_value=-2, max_value=2, allow_nan=False, allow_infinity=False)
 leaves = st.one_of(numbers, any_text, st.booleans(), st.none())
 junk = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
