@@ -261,5 +261,6 @@ class ExplainResponse(BaseModel):
     rule_mathml: str = Field(description="The same rule as MathML.")
     op: str = Field(description="How the terms give the value: sum, max, mean, sigmoid, tanh, softmax, bce_logits, "
                                 "cross_entropy, bce_output_grad, ce_output_grad, given (see the README).")
+    how: str = Field(description="How the op makes the value from the terms, in words.")
     terms: list[ExplainTerm]
     note: str = Field(description="Why this rule, in a sentence.")

@@ -24,6 +24,18 @@ Array = np.ndarray
 Json = dict[str, Any]
 
 
+# How the generic ops make the value from the terms, in words (the page prints it before the
+# result); a function op (sigmoid, a loss, ...) says it in its own answer.
+HOW = {"sum": "the sum of the {n} terms", "max": "the largest of the {n} terms", "mean": "the mean of the {n} terms",
+       "given": "given"}
+
+
+def how(op: str, n: int) -> str:
+    if op == "sum" and n == 0:
+        return "no terms: the sum is 0"
+    return HOW[op].format(n=n).replace("the 1 terms", "the 1 term")
+
+
 class Explainer:
     """One iteration's arrays by the API's names, one example (batch axis dropped), and what
     explains each name."""
@@ -78,10 +90,10 @@ class Explainer:
         return {"array": array, "index": [int(i) for i in index], "value": 0.0, "padding": True}
 
     def answer(self, array: str, index: tuple[int, ...], rule: str, op: str, terms: list[Json], note: str,
-               **extra: Any) -> Json:
+               how_text: str | None = None, **extra: Any) -> Json:
         value = self.loss if array == "L" else self.arrays[array][index]
         return {"array": array, "index": list(index), "value": float(value), "rule": rule, "op": op,
-                "terms": terms, "note": note, **extra}
+                "how": how_text or how(op, len(terms)), "terms": terms, "note": note, **extra}
 
     # ------------------------------------------------------------------ dispatch
     def explain(self, array: Any, index: Any) -> Json:

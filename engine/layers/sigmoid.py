@@ -49,7 +49,7 @@ class Sigmoid(LayerType):
         below = ex.below(layer)
         return ex.answer(layer.out, idx, f"{layer.out}[\\ldots] = \\sigma({below}[\\ldots]) = "
                          f"\\frac{{1}}{{1 + e^{{-{below}[\\ldots]}}}}", "sigmoid", [term(ex.f(below, idx))],
-                         "The sigmoid squashes its input into (0, 1).")
+                         "The sigmoid squashes its input into (0, 1).", how_text="σ(t) = 1 / (1 + e^-t) of the term")
 
     def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
         below = ex.below(layer)

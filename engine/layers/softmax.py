@@ -45,7 +45,8 @@ class Softmax(LayerType):
         terms = [term(ex.f(below, (v,))) for v in range(layer.in_shape[0])]
         return ex.answer(layer.out, idx, f"{layer.out}[u] = \\frac{{e^{{{below}[u]}}}}{{\\sum_v e^{{{below}[v]}}}}",
                          "softmax", terms, "Softmax turns the logits into probabilities that sum to 1; every "
-                         "output depends on every logit.", position=idx[0])
+                         "output depends on every logit.", position=idx[0],
+                         how_text=f"the softmax over the {len(terms)} logits, at position {idx[0]}")
 
 
 LAYER = Softmax()

@@ -41,7 +41,8 @@ class Tanh(LayerType):
     def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
         below = ex.below(layer)
         return ex.answer(layer.out, idx, f"{layer.out}[\\ldots] = \\tanh({below}[\\ldots])", "tanh",
-                         [term(ex.f(below, idx))], "tanh squashes its input into (-1, 1).")
+                         [term(ex.f(below, idx))], "tanh squashes its input into (-1, 1).",
+                         how_text="tanh of the term")
 
     def explain_backward(self, ex: Any, layer: Layer, role: str, idx: tuple[int, ...]) -> dict[str, Any]:
         below = ex.below(layer)

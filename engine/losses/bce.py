@@ -71,7 +71,8 @@ class BCE(Loss):
                          "bce_logits", [{"factors": [ex.f(logits, (0,))], "value": ex.arrays[logits][0]},
                                         {"factors": [ex.const("Y", y)], "value": y}],
                          "Binary cross-entropy, -log of the probability given to the true label, computed from the "
-                         "logit so it stays exact for confident predictions.")
+                         "logit so it stays exact for confident predictions.",
+                         how_text="binary cross-entropy of the logit (term 1) and the label (term 2)")
 
     def explain_da(self, ex: Any, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
         out = ex.net.layers[-1].out
@@ -80,7 +81,8 @@ class BCE(Loss):
                          "bce_output_grad", [{"factors": [ex.f(out, idx)], "value": ex.arrays[out][idx]},
                                              {"factors": [ex.const("Y", y)], "value": y}],
                          "The gradient of the loss with respect to the probability. Backprop never needs it: "
-                         "the fused dZ skips it, and it blows up as the probability nears 0 or 1.")
+                         "the fused dZ skips it, and it blows up as the probability nears 0 or 1.",
+                         how_text="(a - y) / (a (1 - a)) of a (term 1) and y (term 2)")
 
     def predicted(self, out: Array) -> Array:
         return (out[:, 0] >= 0.5).astype(np.int64)

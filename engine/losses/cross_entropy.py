@@ -78,7 +78,8 @@ class CrossEntropy(Loss):
         terms.append({"factors": [ex.const("Y", y)], "value": float(y)})
         return ex.answer("L", idx, rf"L = \log \sum_v e^{{{logits}[v]}} - {logits}[Y]", "cross_entropy", terms,
                          "Cross-entropy, -log of the probability given to the true class, computed from the "
-                         "logits so it stays exact for confident predictions.", position=y)
+                         "logits so it stays exact for confident predictions.", position=y,
+                         how_text="cross-entropy of the logits and the label (the last term)")
 
     def explain_da(self, ex: Any, array: str, idx: tuple[int, ...]) -> dict[str, Any]:
         out = ex.net.layers[-1].out
@@ -87,7 +88,8 @@ class CrossEntropy(Loss):
                          "ce_output_grad", [{"factors": [ex.f(out, idx)], "value": ex.arrays[out][idx]},
                                             {"factors": [ex.const("Y", onehot)], "value": onehot}],
                          "The gradient of the loss with respect to a probability: only the true class's is not "
-                         "zero. Backprop never needs it: the fused dZ skips it.")
+                         "zero. Backprop never needs it: the fused dZ skips it.",
+                         how_text="-y / a of a (term 1) and y (term 2)")
 
     def predicted(self, out: Array) -> Array:
         return out.argmax(axis=1)

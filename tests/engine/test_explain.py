@@ -51,6 +51,7 @@ def check_cell(ex: Explainer, array: str, idx: tuple[int, ...]) -> dict[str, Any
     expl = ex.explain(array, list(idx))
     expected = ex.loss if array == "L" else ex.arrays[array][idx]
     assert expl["value"] == expected
+    assert expl["how"] and expl["note"] and expl["rule"]
     assert abs(recompute(expl) - expected) <= tolerance(expl), (array, idx, expl["op"])
     for t in expl["terms"]:
         for f in t["factors"]:
