@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import errors
 from app.middleware import BodyGuard, ConcurrencyLimit, SecurityHeaders
-from app.routers import engine_api, images, meta, pages, training
+from app.routers import engine_api, images, layers_stub, meta, pages, training
 from app.settings import SECURITY_HEADERS, settings
 
 
@@ -36,7 +36,7 @@ def create_app() -> FastAPI:
                     "seed tutorial (W1, b1, Z1, A1, P1, F, Z2, A2, dW1, ...).",
     )
     errors.install(app)
-    for router in (meta.router, engine_api.router, images.router, training.router, pages.router):
+    for router in (meta.router, layers_stub.router, engine_api.router, images.router, training.router, pages.router):
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     app.mount("/vendor/swagger", StaticFiles(directory=str(pages.SWAGGER_UI)), name="swagger")

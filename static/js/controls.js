@@ -15,6 +15,14 @@ export function bindControls(actions) {
   $("btn-gradcheck").addEventListener("click", actions.gradcheck);
   $("btn-export").addEventListener("click", actions.exportState);
   $("history").addEventListener("change", (e) => actions.goto(Number(e.target.value)));
+  // On a phone the settings fold away so the sticky bar stays small.
+  $("btn-more").addEventListener("click", () => {
+    const open = document.querySelector(".controls").classList.toggle("open");
+    $("btn-more").setAttribute("aria-expanded", String(open));
+  });
+  // Real buttons (reachable by Tab) open the hidden file pickers.
+  $("btn-import").addEventListener("click", () => $("import-file").click());
+  $("btn-upload").addEventListener("click", () => $("upload").click());
   $("import-file").addEventListener("change", (e) => {
     const f = e.target.files[0];
     e.target.value = "";
@@ -62,19 +70,27 @@ export function bindControls(actions) {
   }
   play.addEventListener("click", toggle);
 
+  const NAMES = { forward: "Forward", backward: "Backward", update: "Update" };
   document.addEventListener("keydown", (e) => {
     const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    // Space belongs to a focused button, link or editable plot (it presses or paints); only
+    // with nothing such focused does it toggle Play.
+    const focused = t instanceof Element && t !== document.body && t.closest("button, a, summary, [tabindex]");
     if (e.key === " ") {
+      if (focused) return;
       e.preventDefault();
       toggle();
       return;
     }
     const action = KEYS[e.key.toLowerCase()];
     if (!action) return;
-    if (["forward", "backward", "update"].includes(action) && actions.phase() !== action) return;
     e.preventDefault();
+    if (NAMES[action] && actions.phase() !== action) {
+      actions.toast(`${e.key.toUpperCase()} (${NAMES[action]}) did nothing: the next phase is ${NAMES[actions.phase()]} (${actions.phase()[0].toUpperCase()})`);
+      return;
+    }
     actions[action]();
   });
 }

@@ -32,7 +32,10 @@ ARTIFACTS = REPO / "test-artifacts"
 STORAGE_KEY = "backprop-viz-state-v1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-# The page's default example: the seed's 6x6 vertical bar (columns 2 and 3 inked), label 1.
+# The page's default example on the seed's 6x6 input: a bent vertical stroke, label 1 (static/js/input.js).
+DEFAULT_X = [[[0, 0, 0, 1, 1, 0], [0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0],
+              [0, 0, 1, 0.5, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 0, 0]]]
+# The seed's vertical bar (columns 2 and 3 inked), the "vertical bar" preset at 6x6.
 VERTICAL = [[[1.0 if c in (2, 3) else 0.0 for c in range(6)] for _ in range(6)]]
 LABEL = 1
 IDLE = "body[data-ready='1'][data-busy='0']"
@@ -118,6 +121,15 @@ def saved_state(page: Page) -> dict[str, Any]:
     raw = page.evaluate("k => localStorage.getItem(k)", STORAGE_KEY)
     assert raw, "the page saved no state in localStorage"
     return json.loads(raw)
+
+
+def sig(v: float, digits: int) -> float:
+    """`v` as the page shows it with `digits` significant digits (heatmap.js fmt), as a float."""
+    return float(f"{v:.{digits}g}")
+
+
+def shown(page: Page, selector: str) -> float:
+    return float(page.inner_text(selector))
 
 
 def loss_points(page: Page) -> int:

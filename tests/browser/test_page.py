@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from browser_testlib import (
     LABEL,
-    VERTICAL,
+    DEFAULT_X,
     PageLog,
     buttons_enabled,
     click_cell,
@@ -15,6 +15,8 @@ from browser_testlib import (
     require_chromium,
     saved_state,
     screenshot,
+    shown,
+    sig,
     shapes,
     wait_idle,
     wait_iteration,
@@ -63,7 +65,7 @@ def test_page_starts_clean_with_forward_next(page: Page, page_log: PageLog) -> N
     assert_phase(page, "forward")
     assert iteration(page) == 1
     assert page.inner_text("#loss-value") == "–"
-    assert z(page, "input-X-0") == VERTICAL[0]
+    assert z(page, "input-X-0") == DEFAULT_X[0]
     assert loss_points(page) == 0
     screenshot(page, "01-start.png")
 
@@ -122,14 +124,14 @@ def test_phases_by_click_and_by_keyboard(page: Page) -> None:
     assert loss_points(page) == 3
     assert page.locator("#gradwrap-Z1").is_visible()
     # The next Step redraws the update panel's plots in place (the same divs, new numbers).
-    page.evaluate("() => { window.__updW1 = document.getElementById('upd-new-W1-0'); }")
-    new_w1 = z(page, "upd-new-W1-0")
+    page.evaluate("() => { window.__updW1 = document.getElementById('upd-new-W1_new-0'); }")
+    new_w1 = z(page, "upd-new-W1_new-0")
     page.keyboard.press("s")
     wait_iteration(page, 5)
     assert_phase(page, "forward")
     assert loss_points(page) == 4
-    assert page.evaluate("() => window.__updW1 === document.getElementById('upd-new-W1-0')")
-    assert z(page, "upd-new-W1-0") != new_w1
+    assert page.evaluate("() => window.__updW1 === document.getElementById('upd-new-W1_new-0')")
+    assert z(page, "upd-new-W1_new-0") != new_w1
     assert page.inner_text("[data-testid=update-head]").startswith("iteration 4: η = 0.5 · loss ")
     # The curve's points are the losses the page recorded, one per iteration done.
     curve = page.evaluate("() => document.getElementById('loss-curve').data[0]")
@@ -142,8 +144,8 @@ def test_phases_by_click_and_by_keyboard(page: Page) -> None:
 def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.Client) -> None:
     network, params = seed_state(api)
     saved = saved_state(page)
-    assert saved["params"] == params and saved["input"] == VERTICAL and saved["label"] == LABEL
-    ref = post(api, "/api/backward", {"network": network, "params": params, "input": VERTICAL, "label": LABEL})
+    assert saved["params"] == params and saved["input"] == DEFAULT_X and saved["label"] == LABEL
+    ref = post(api, "/api/backward", {"network": network, "params": params, "input": DEFAULT_X, "label": LABEL})
 
     page.click("#btn-forward")
     wait_idle(page, "backward")
@@ -157,7 +159,7 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
     assert z(page, "act-P1-0") == acts["P1"][0]
     assert z(page, "act-F-0") == [acts["F"]]
     assert z(page, "act-A2-0") == [acts["A2"]]
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
     assert z(page, "grad-dZ1-0") == grads["dZ1"][0]
     assert z(page, "grad-dA2-0") == [grads["dA2"]]
     assert z(page, "pgrad-dW1-0") == grads["dW1"][0][0]
@@ -192,7 +194,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
         "([r, c]) => document.body.dataset.busy === '0' && document.getElementById('act-X-0').data[0].z[r][c] === 1",
         arg=[row, col])
 
-    painted = [[list(r) for r in VERTICAL[0]]]
+    painted = [[list(r) for r in DEFAULT_X[0]]]
     painted[0][row][col] = 1.0
     assert z(page, "input-X-0") == painted[0]
     assert z(page, "act-X-0") == painted[0]
@@ -204,7 +206,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
     # Only the windows that cover (1, 0) changed: Z1 rows 0-1, column 0.
     changed = {(r, c) for r in range(4) for c in range(4) if z1[r][c] != before_z1[r][c]}
     assert changed <= {(0, 0), (1, 0)} and changed
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
 
 
 # ----------------------------------------------------------------------------- 7. undo
@@ -271,11 +273,11 @@ def test_editing_a_weight_feeds_the_forward_pass(page: Page, api: httpx.Client) 
 
     page.click("#btn-forward")
     wait_idle(page, "backward")
-    ref = post(api, "/api/forward", {"network": network, "params": expected, "input": VERTICAL, "label": LABEL})
-    old = post(api, "/api/forward", {"network": network, "params": params, "input": VERTICAL, "label": LABEL})
+    ref = post(api, "/api/forward", {"network": network, "params": expected, "input": DEFAULT_X, "label": LABEL})
+    old = post(api, "/api/forward", {"network": network, "params": params, "input": DEFAULT_X, "label": LABEL})
     assert z(page, "act-Z1-0") == ref["activations"]["Z1"][0]
     assert ref["activations"]["Z1"] != old["activations"]["Z1"]
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
 
 
 # ----------------------------------------------------------------------------- 10. gradcheck
