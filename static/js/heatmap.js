@@ -234,6 +234,15 @@ function build(container, name, ps, shown, shape) {
   return shape;
 }
 
+// An emptied container names no array any more (nothing of it is on the page).
+export function clearArray(container) {
+  container.replaceChildren();
+  for (const a of ["ids", "array"]) delete container.dataset[a];
+  container.removeAttribute("role");
+  container.removeAttribute("aria-label");
+  container._value = undefined;
+}
+
 // One named array into a container: panels, colour key and table. Redraws only what changed
 // (the store's values are new objects when they change, so identity tells).
 export function drawArray(container, prefix, name, value, opts = {}) {

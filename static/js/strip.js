@@ -3,7 +3,7 @@
 // and the parameters W{k}, b{k} with their gradients. Titles and marks come from the layer
 // registry (registry.js), so no layer type is named here.
 import { el } from "./dom.js";
-import { drawArray, fmt } from "./heatmap.js";
+import { clearArray, drawArray, fmt } from "./heatmap.js";
 import { formulaOf, hasMark, lossFormula } from "./registry.js";
 
 export let summary = null; // /api/network response for the current network
@@ -155,7 +155,7 @@ export function drawForward(fwd) {
 export function clearForward() {
   for (const s of stages()) {
     const box = document.getElementById(`act-${s.name}`);
-    if (box) { box.replaceChildren(); delete box.dataset.ids; }
+    if (box) clearArray(box);
   }
   document.getElementById("loss-value").textContent = "–";
 }
