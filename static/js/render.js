@@ -82,7 +82,7 @@ export async function renderAll(s, { animate = false, paint, editWeight } = {}) 
   renderEquations($("equations"), { fwd: s.fwd, bwd: s.bwd, params: eqParams, label: s.basis?.label ?? s.label });
   renderPrediction(s.fwd?.prediction);
   const upd = s.lastUpdate;
-  $("loss-after").textContent = upd && s.fwd && upd.iteration === s.basis.iteration ? `after update: ${fmt(upd.loss_after, 4)}` : "";
+  $("loss-after").textContent = upd && s.fwd && upd.iteration === s.basis.iteration ? `after update: ${fmt(upd.loss_after, 5)}` : "";
   jobs.push(renderUpdate($("update"), upd));
   if (drawnLosses !== s.losses) {
     drawnLosses = s.losses;

@@ -147,7 +147,7 @@ const markOpts = (m) => (m ? {
 export function drawForward(fwd) {
   const marks = marksOf(fwd);
   const jobs = stages().map((s) => drawArray(document.getElementById(`act-${s.name}`), "act", s.name, fwd.activations[s.name], markOpts(marks[s.name])));
-  document.getElementById("loss-value").textContent = fwd.loss === undefined || fwd.loss === null ? "–" : fmt(fwd.loss, 4);
+  document.getElementById("loss-value").textContent = fwd.loss === undefined || fwd.loss === null ? "–" : fmt(fwd.loss, 5);
   return Promise.all(jobs);
 }
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 from browser_testlib import (
-    LABEL,
     DEFAULT_X,
+    LABEL,
     PageLog,
     buttons_enabled,
     click_cell,
@@ -15,9 +15,9 @@ from browser_testlib import (
     require_chromium,
     saved_state,
     screenshot,
+    shapes,
     shown,
     sig,
-    shapes,
     wait_idle,
     wait_iteration,
     z,
@@ -159,7 +159,7 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
     assert z(page, "act-P1-0") == acts["P1"][0]
     assert z(page, "act-F-0") == [acts["F"]]
     assert z(page, "act-A2-0") == [acts["A2"]]
-    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
     assert z(page, "grad-dZ1-0") == grads["dZ1"][0]
     assert z(page, "grad-dA2-0") == [grads["dA2"]]
     assert z(page, "pgrad-dW1-0") == grads["dW1"][0][0]
@@ -206,7 +206,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
     # Only the windows that cover (1, 0) changed: Z1 rows 0-1, column 0.
     changed = {(r, c) for r in range(4) for c in range(4) if z1[r][c] != before_z1[r][c]}
     assert changed <= {(0, 0), (1, 0)} and changed
-    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
 
 
 # ----------------------------------------------------------------------------- 7. undo
@@ -277,7 +277,7 @@ def test_editing_a_weight_feeds_the_forward_pass(page: Page, api: httpx.Client) 
     old = post(api, "/api/forward", {"network": network, "params": params, "input": DEFAULT_X, "label": LABEL})
     assert z(page, "act-Z1-0") == ref["activations"]["Z1"][0]
     assert ref["activations"]["Z1"] != old["activations"]["Z1"]
-    assert shown(page, "#loss-value") == sig(ref["loss"], 4)
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
 
 
 # ----------------------------------------------------------------------------- 10. gradcheck

@@ -47,7 +47,8 @@ def max_abs(value: Any) -> float:
 
 def moment(page: Page) -> dict[str, Any]:
     return page.evaluate("""() => { const m = document.getElementById('strip-moment');
-        return { iteration: Number(m.dataset.iteration), current: m.dataset.current === '1', text: m.textContent }; }""")
+        return { iteration: Number(m.dataset.iteration), current: m.dataset.current === '1',
+                 text: m.textContent }; }""")
 
 
 def check_heatmap(box: dict[str, Any], expected: Any) -> None:
@@ -130,7 +131,7 @@ def assert_truth(page: Page, api: httpx.Client) -> int:
         assert page.inner_text("#loss-value") == "–"
         assert page.locator("#prediction .prob").count() == 0
     else:
-        assert float(page.inner_text("#loss-value")) == sig(ref["loss"], 4)
+        assert float(page.inner_text("#loss-value")) == sig(ref["loss"], 5)
         probs = page.locator("#prediction .prob span:last-child").all_inner_texts()
         assert [float(p) for p in probs] == [sig(p, 3) for p in ref["prediction"]["probabilities"]]
         check_equations(page, ref, m["params"], state["label"])
