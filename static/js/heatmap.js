@@ -225,8 +225,9 @@ function build(container, name, ps, shown, shape) {
   grid.append(...wraps);
   container.append(grid);
   if (ps.length > shown.length) {
-    const more = el("button", "more small", `+${ps.length - shown.length} more: show all ${ps.length}`);
+    const more = el("button", "more small", `+${ps.length - shown.length} more`);
     more.type = "button";
+    more.setAttribute("aria-label", `show all ${ps.length} panels of ${name}`);
     more.addEventListener("click", () => { container._all = true; drawArray(container, ...container._args); });
     container.append(more);
   }
@@ -272,7 +273,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   const width = opts.width ?? Math.max(60, container.clientWidth || 150);
   const perRow = shown.length > 2 ? 2 : shown.length;
   const cols = Math.max(...shown.map((p) => p.z[0].length));
-  const cell = Math.max(6, Math.min(CELL, Math.floor((width - 8 * perRow) / (perRow * cols))));
+  const cell = Math.max(6, Math.min(opts.maxCell ?? CELL, Math.floor((width - 8 * perRow) / (perRow * cols))));
   return Promise.all(shown.map((p, i) => {
     const div = document.getElementById(`${prefix}-${name}-${i}`);
     const o = {

@@ -158,9 +158,8 @@ function editWeight(name, index) {
   $("editor-name").textContent = `${name}[${index.join(",")}]`;
   $("editor-value").value = String(value);
   $("editor").hidden = false;
-  $("editor-value").focus({ preventScroll: true });
+  $("editor-value").focus({ preventScroll: true }); // it floats in view: nothing needs to scroll
   $("editor-value").select();
-  $("editor").scrollIntoView({ block: "nearest" });
 }
 
 function applyEdit() {
@@ -206,6 +205,21 @@ function labelOptions() {
   $("label").value = String(state.label);
 }
 
+// The chosen dataset's first test example when it fits the network's input (a preset picks
+// its dataset), so a new network starts from a real digit rather than a blank input.
+async function datasetExample(shape) {
+  const classes = $("ds-classes").value.trim();
+  const url = `/api/datasets/${encodeURIComponent($("ds-name").value)}/samples?split=test&offset=0&count=1` +
+    (classes ? `&classes=${encodeURIComponent(classes)}` : "");
+  try {
+    const s = (await api.get(url)).samples[0];
+    const fits = s && s.input.length === shape[0] && s.input[0].length === shape[1] && s.input[0][0].length === shape[2];
+    return fits ? s : null;
+  } catch {
+    return null; // no example: the blank input still works
+  }
+}
+
 // A new architecture: fresh parameters from the seed, an input of the new shape.
 async function useNetwork(spec, input = null) {
   const before = summary;
@@ -218,8 +232,11 @@ async function useNetwork(spec, input = null) {
     buildParams($("params"));
     throw err;
   }
-  commit({ network, input: input ?? preset("blank", summary.shapes.X) });
+  const example = input ? null : await datasetExample(summary.shapes.X);
+  commit({ network, input: input ?? example?.input ?? preset("blank", summary.shapes.X) });
+  if (example && example.label < classCount()) commit({ label: example.label });
   await reset();
+  syncInputs();
   showSpec(state.network, summary); // loadNetwork just checked it: no second /api/network
 }
 

@@ -146,7 +146,7 @@ const markOpts = (m) => (m ? {
 
 export function drawForward(fwd) {
   const marks = marksOf(fwd);
-  const jobs = stages().map((s) => drawArray(document.getElementById(`act-${s.name}`), "act", s.name, fwd.activations[s.name], markOpts(marks[s.name])));
+  const jobs = stages().map((s) => drawArray(document.getElementById(`act-${s.name}`), "act", s.name, fwd.activations[s.name], { ...markOpts(marks[s.name]), maxCell: STRIP_CELL }));
   document.getElementById("loss-value").textContent = fwd.loss === undefined || fwd.loss === null ? "–" : fmt(fwd.loss, 5);
   return Promise.all(jobs);
 }
@@ -176,6 +176,8 @@ function chainOrder() {
   return order;
 }
 
+// px per cell at most in the strip, so at 1440x900 the strip, its gradients and the equations fit on one screen.
+const STRIP_CELL = 30;
 const REVEAL_MS = 110; // between gradients, so the chain rule's order can be followed
 
 export async function drawBackward(bwd, { animate = false } = {}) {
@@ -186,7 +188,7 @@ export async function drawBackward(bwd, { animate = false } = {}) {
     const kind = step.kind === "act" ? "grad" : "pgrad";
     document.getElementById(`${kind}wrap-${step.name}`)?.classList.remove("hidden"); // first, so its width is known
     const box = document.getElementById(`${kind}-${step.name}`);
-    if (box) await drawArray(box, kind, `d${step.name}`, g, step.kind === "act" ? markOpts(marks[`d${step.name}`]) : { width: 200 });
+    if (box) await drawArray(box, kind, `d${step.name}`, g, step.kind === "act" ? { ...markOpts(marks[`d${step.name}`]), maxCell: STRIP_CELL } : { width: 200 });
     if (animate) await new Promise((r) => setTimeout(r, REVEAL_MS));
   }
 }
