@@ -93,6 +93,19 @@ function plotShapes(z, o) {
   ];
 }
 
+// A row of classes (the softmax output) gets its class names under its columns.
+function nameColumns(layout, o) {
+  const upright = o.cell >= 44;
+  const longest = Math.max(...o.columnNames.map((n) => n.length));
+  const below = upright ? 14 : Math.min(80, 5 * longest + 6);
+  Object.assign(layout.xaxis, {
+    visible: true, tickvals: o.columnNames.map((_, i) => i), ticktext: o.columnNames, tickangle: upright ? 0 : -90,
+    tickfont: { size: 8, color: "#45505c" }, showgrid: false, zeroline: false, ticks: "", showline: false,
+  });
+  layout.margin = { ...layout.margin, b: below };
+  layout.height += below - 2;
+}
+
 function draw(div, z, o) {
   const rows = z.length;
   const cols = z[0].length;
@@ -112,6 +125,7 @@ function draw(div, z, o) {
     shapes: plotShapes(z, o), dragmode: false,
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#eee",
   };
+  if (o.columnNames) nameColumns(layout, o);
   div._cell = o.cell;
   // eslint-disable-next-line no-undef
   return Plotly.react(div, [trace], layout, { displayModeBar: false, responsive: false, staticPlot: false });
@@ -173,7 +187,7 @@ function bindCells(div, getPanel, drag) {
 
 // Every exact value as a table (row and column headers, one body per panel), for screen
 // readers and for reading the numbers when the cells are too small for text.
-function valueTable(name, ps, shape) {
+function valueTable(name, ps, shape, names) {
   const box = el("div", "sr-only values");
   const table = el("table");
   box.append(table);
@@ -184,7 +198,7 @@ function valueTable(name, ps, shape) {
     const corner = el("th", "", p.label);
     corner.scope = "col";
     head.append(corner);
-    p.z[0].forEach((_, c) => { const th = el("th", "", `column ${c}`); th.scope = "col"; head.append(th); });
+    p.z[0].forEach((_, c) => { const th = el("th", "", names?.[c] ? `column ${c} (${names[c]})` : `column ${c}`); th.scope = "col"; head.append(th); });
     p.z.forEach((row, r) => {
       const tr = body.insertRow();
       const th = el("th", "", `row ${r}`);
@@ -266,7 +280,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   if (container._value !== value || container._keyFor !== `${scale},${exponent}`) {
     container.querySelector(".ckey")?.remove();
     container.querySelector(".sr-only.values")?.remove();
-    container.append(colourKey(scale, exponent), valueTable(name, ps, shape));
+    container.append(colourKey(scale, exponent), valueTable(name, ps, shape, opts.columnNames));
     container._keyFor = `${scale},${exponent}`;
   }
   container._value = value;
@@ -277,7 +291,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   return Promise.all(shown.map((p, i) => {
     const div = document.getElementById(`${prefix}-${name}-${i}`);
     const o = {
-      cell, scale, exponent, label: p.label,
+      cell, scale, exponent, label: p.label, columnNames: opts.columnNames,
       winners: opts.winnersFor?.(i), ties: opts.tiesFor?.(i), passes: opts.passesFor?.(i), windows: opts.windowsFor?.(i),
     };
     if (opts.onCell && !div._bound) {

@@ -4,7 +4,8 @@
 // registry (registry.js), so no layer type is named here.
 import { el } from "./dom.js";
 import { clearArray, drawArray, fmt } from "./heatmap.js";
-import { formulaOf, hasMark, lossFormula } from "./registry.js";
+import { formulaOf, hasMark, layerInfo, lossFormula } from "./registry.js";
+import { classNames } from "./train.js";
 
 export let summary = null; // /api/network response for the current network
 
@@ -144,9 +145,18 @@ const markOpts = (m) => (m ? {
   windowsFor: m.windows && ((i) => m.windows[i]), passesFor: m.passes && ((i) => m.passes[i]),
 } : {});
 
+// The class names under an output layer's row (softmax), when the chosen dataset names them.
+function outputNames(s) {
+  if (!s.layer || !layerInfo(s.layer.type).output_layer) return undefined;
+  const units = s.layer.out_shape[0];
+  const names = classNames(units);
+  return names?.length === units ? names : undefined;
+}
+
 export function drawForward(fwd) {
   const marks = marksOf(fwd);
-  const jobs = stages().map((s) => drawArray(document.getElementById(`act-${s.name}`), "act", s.name, fwd.activations[s.name], { ...markOpts(marks[s.name]), maxCell: STRIP_CELL }));
+  const jobs = stages().map((s) => drawArray(document.getElementById(`act-${s.name}`), "act", s.name, fwd.activations[s.name],
+    { ...markOpts(marks[s.name]), maxCell: STRIP_CELL, columnNames: outputNames(s) }));
   document.getElementById("loss-value").textContent = fwd.loss === undefined || fwd.loss === null ? "–" : fmt(fwd.loss, 5);
   return Promise.all(jobs);
 }

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,8 +125,12 @@ def saved_state(page: Page) -> dict[str, Any]:
 
 
 def sig(v: float, digits: int) -> float:
-    """`v` as the page shows it with `digits` significant digits (heatmap.js fmt), as a float."""
-    return float(f"{v:.{digits}g}")
+    """`v` as the page shows it with `digits` significant digits (heatmap.js fmt), as a float. JS's
+    toPrecision rounds the exact binary value half away from zero (0.0625 -> "0.063"), so this does too."""
+    if v == 0:
+        return 0.0
+    d = Decimal(v)
+    return float(d.quantize(Decimal(1).scaleb(d.adjusted() - digits + 1), rounding=ROUND_HALF_UP))
 
 
 def shown(page: Page, selector: str) -> float:

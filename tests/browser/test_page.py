@@ -153,6 +153,13 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
     wait_idle(page, "update")
 
     acts, grads = ref["activations"], ref["gradients"]
+    # The default example shows every stage at work: ReLU zeroes some Z1 < 0, and each pool
+    # window has one clear winner (no ties, so the four outlines below are the only marks).
+    assert any(v < 0 for row in acts["Z1"][0] for v in row)
+    for i in (0, 2):
+        for j in (0, 2):
+            window = sorted(acts["A1"][0][r][c] for r in (i, i + 1) for c in (j, j + 1))
+            assert window[-1] > window[-2] + 0.05
     assert z(page, "act-X-0") == acts["X"][0]
     assert z(page, "act-Z1-0") == acts["Z1"][0]
     assert z(page, "act-A1-0") == acts["A1"][0]

@@ -129,6 +129,11 @@ def test_every_number_is_the_states_after_every_kind_of_action(page: Page, api: 
     page.click("#btn-backward")
     wait_idle(page, "update")
     assert_truth(page, api)
+    # The softmax row names its classes (the strokes dataset's), on the plot and in its table.
+    classes = next(d["classes"] for d in api.get("/api/datasets").json()["datasets"] if d["name"] == "strokes")
+    assert page.evaluate("() => document.getElementById('act-A2-0').layout.xaxis.ticktext") == classes
+    heads = page.locator("#act-A2 .values th[scope=col]").all_inner_texts()[1:]
+    assert heads == [f"column {i} ({c})" for i, c in enumerate(classes)]
 
     train(page, iterations=20, batch=8)  # train, then the page's own Forward on the trained weights
     wait_idle(page, "backward")
@@ -145,6 +150,11 @@ def test_every_number_is_the_states_after_every_kind_of_action(page: Page, api: 
 def test_two_block_network_numbers_and_hidden_channels(page: Page, api: httpx.Client) -> None:
     """A deeper network: 16 channels, "+8 more" opens, and every value (shown or not) is in the tables."""
     use_twoblock(page)
+    # It starts from a real digit (the digits test split's first example), not a blank input.
+    sample = api.get("/api/datasets/digits/samples?split=test&offset=0&count=1").json()["samples"][0]
+    state = saved_state(page)
+    assert state["input"] == sample["input"] and state["label"] == sample["label"]
+    assert any(v > 0 for row in sample["input"][0] for v in row)
     page.click("#btn-step")
     wait_iteration(page, 2)
     page.click("#btn-forward")
