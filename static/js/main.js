@@ -6,7 +6,7 @@ import { bindArchitecture, showSpec } from "./architecture.js";
 import { bindControls } from "./controls.js";
 import { $, options } from "./dom.js";
 import { defaultInput, preset, showPreview } from "./input.js";
-import { loadRegistry } from "./registry.js";
+import { loadRegistry, lossInfo } from "./registry.js";
 import { renderAll } from "./render.js";
 import {
   adoptParams, applyStateFile, checkStateFile, commit, editParams, exportable, forgetSaved, getIn, isCurrent, loadSaved,
@@ -192,9 +192,10 @@ async function loadNetwork(spec) {
   return summary.network;
 }
 
-// How many labels the network tells apart: a single sigmoid unit still separates two classes.
+// How many labels the network tells apart: the loss says (a single sigmoid unit still separates
+// two classes), or one class per output unit.
 function classCount() {
-  return summary.network.loss === "bce" ? 2 : summary.layers.at(-1).out_shape[0];
+  return lossInfo(summary.network.loss).classes ?? summary.layers.at(-1).out_shape[0];
 }
 
 function labelOptions() {
