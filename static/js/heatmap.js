@@ -86,9 +86,17 @@ function hatch(z) {
   return out;
 }
 
+// Small dots in cells: a tied window's pick (orange) and its equals (grey).
+function dots(cells, color) {
+  return cells.map(([r, c]) => ({
+    type: "circle", xref: "x", yref: "y", x0: c - 0.17, x1: c + 0.17, y0: r - 0.17, y1: r + 0.17,
+    line: { color: "#333", width: 0.5 }, fillcolor: color,
+  }));
+}
+
 function plotShapes(z, o) {
   return [
-    ...windowRects(o.windows ?? []), ...outlines(o.passes ?? [], "#2a9d8f"), ...outlines(o.ties ?? [], "#555", "dot", 0.12),
+    ...windowRects(o.windows ?? []), ...outlines(o.passes ?? [], "#2a9d8f"), ...dots(o.ties ?? [], "#bbb"), ...dots(o.picked ?? [], "#e07b1f"),
     ...outlines(o.winners ?? [], "#e07b1f"), ...hatch(z), ...outlines(o.cursor ? [o.cursor] : [], "#000", "dash", 0.05),
   ];
 }
@@ -292,7 +300,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
     const div = document.getElementById(`${prefix}-${name}-${i}`);
     const o = {
       cell, scale, exponent, label: p.label, columnNames: opts.columnNames,
-      winners: opts.winnersFor?.(i), ties: opts.tiesFor?.(i), passes: opts.passesFor?.(i), windows: opts.windowsFor?.(i),
+      winners: opts.winnersFor?.(i), ties: opts.tiesFor?.(i), picked: opts.pickedFor?.(i), passes: opts.passesFor?.(i), windows: opts.windowsFor?.(i),
     };
     if (opts.onCell && !div._bound) {
       bindCells(div, () => container._ps[i], Boolean(opts.drag));

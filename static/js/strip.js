@@ -100,19 +100,21 @@ function windowsOf(layer) {
   return out;
 }
 
-// Cells equal to their window's max besides the one the tie rule picked: display of the
-// activations the API sent (no maths beyond comparing them).
+// Per channel, in windows whose max is shared: the cell the tie rule picked (the API's mask)
+// and the cells tied with it. Display of the activations the API sent: only comparisons.
 function tiesOf(input, layer, winners) {
   const wins = windowsOf(layer);
   return input.map((plane, ch) => {
-    const picked = new Set(winners[ch].map((c) => c.join()));
-    const out = [];
+    const won = new Set(winners[ch].map((c) => c.join()));
+    const out = { picked: [], tied: [] };
     for (const [r0, c0, r1, c1] of wins) {
       let top = -Infinity;
       for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) top = Math.max(top, plane[r]?.[c] ?? -Infinity);
       const tied = [];
       for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) if (plane[r]?.[c] === top) tied.push([r, c]);
-      if (tied.length > 1) out.push(...tied.filter((c) => !picked.has(c.join())));
+      if (tied.length < 2) continue;
+      out.picked.push(...tied.filter((c) => won.has(c.join())));
+      out.tied.push(...tied.filter((c) => !won.has(c.join())));
     }
     return out;
   });
@@ -126,9 +128,17 @@ export function marksOf(res) {
     if (!s.layer) continue;
     const spatial = s.layer.in_shape.length === 3;
     if (spatial && hasMark(s.layer, "winners") && res.masks?.[s.name]) {
-      const winners = cellsWhere(res.masks[s.name], (v) => v > 0.5);
-      Object.assign(at(s.input), { winners, ties: tiesOf(res.activations[s.input], s.layer, winners) });
-      at(`d${s.input}`).winners = winners; // the only cells its gradient is routed to
+      // A clear winner is outlined; in a tied window the pick is a dot and its equals grey dots,
+      // so a flat map is not swamped by outlines. The same on the gradient it is routed to.
+      const all = cellsWhere(res.masks[s.name], (v) => v > 0.5);
+      const ties = tiesOf(res.activations[s.input], s.layer, all);
+      const winners = all.map((cells, ch) => {
+        const picked = new Set(ties[ch].picked.map((c) => c.join()));
+        return cells.filter((c) => !picked.has(c.join()));
+      });
+      const marks = { winners, picked: ties.map((t) => t.picked), ties: ties.map((t) => t.tied) };
+      Object.assign(at(s.input), marks);
+      Object.assign(at(`d${s.input}`), marks);
     }
     if (spatial && hasMark(s.layer, "windows")) {
       const w = windowsOf(s.layer);
@@ -141,7 +151,7 @@ export function marksOf(res) {
 }
 
 const markOpts = (m) => (m ? {
-  winnersFor: m.winners && ((i) => m.winners[i]), tiesFor: m.ties && ((i) => m.ties[i]),
+  winnersFor: m.winners && ((i) => m.winners[i]), tiesFor: m.ties && ((i) => m.ties[i]), pickedFor: m.picked && ((i) => m.picked[i]),
   windowsFor: m.windows && ((i) => m.windows[i]), passesFor: m.passes && ((i) => m.passes[i]),
 } : {});
 

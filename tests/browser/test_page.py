@@ -187,6 +187,25 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
         assert shapes(page, plot) == []
 
 
+def test_pool_ties_are_marked_as_ties_with_the_rules_pick(page: Page, api: httpx.Client) -> None:
+    """A blank input makes A1 constant: every window ties. Each shows the API's pick as an orange
+    dot and its equals as grey dots, and no winner outline (which swamped the map)."""
+    page.select_option("#preset", "blank")
+    wait_idle(page)
+    page.click("#btn-forward")
+    wait_idle(page, "backward")
+    state = saved_state(page)
+    ref = post(api, "/api/forward", {k: state[k] for k in ("network", "params", "input", "label")})
+    mask = ref["masks"]["P1"][0]
+    picked = {(r, c) for r, row in enumerate(mask) for c, v in enumerate(row) if v == 1}
+    marks = shapes(page, "act-A1-0")
+    assert [s for s in marks if s["type"] == "rect"] == []
+    orange = {(s["y0"] + 0.17, s["x0"] + 0.17) for s in marks if s["fillcolor"] == "#e07b1f"}
+    grey = {(s["y0"] + 0.17, s["x0"] + 0.17) for s in marks if s["fillcolor"] == "#bbb"}
+    assert {(round(r, 6), round(c, 6)) for r, c in orange} == picked
+    assert len(grey) == 12 and not grey & orange
+
+
 # ----------------------------------------------------------------------------- 5. painting
 def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None:
     network, params = seed_state(api)
