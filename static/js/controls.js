@@ -46,7 +46,11 @@ export function bindControls(actions) {
     if (e.key === "Escape") actions.cancelEdit();
   });
 
-  // Play: a step, a pause of 1/speed seconds, repeat, until paused or an error.
+  bindKeys(actions, bindPlay(actions));
+}
+
+// Play: a step, a pause of 1/speed seconds, repeat, until paused or an error. Returns the toggle.
+function bindPlay(actions) {
   let playing = false;
   const speed = $("speed");
   speed.addEventListener("input", () => { $("speed-value").textContent = speed.value; });
@@ -69,8 +73,12 @@ export function bindControls(actions) {
     if (playing) loop();
   }
   play.addEventListener("click", toggle);
+  return toggle;
+}
 
-  const NAMES = { forward: "Forward", backward: "Backward", update: "Update" };
+const NAMES = { forward: "Forward", backward: "Backward", update: "Update" };
+
+function bindKeys(actions, toggle) {
   document.addEventListener("keydown", (e) => {
     const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;

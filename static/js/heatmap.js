@@ -174,23 +174,24 @@ function bindCells(div, getPanel, drag) {
     if (cell) apply(cell);
   });
   for (const t of ["pointerup", "pointercancel"]) div.addEventListener(t, () => { down = false; });
-  div.addEventListener("keydown", (ev) => {
-    const z = getPanel().z;
-    const [r, c] = div._cursor ?? [0, 0];
-    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
-    if (moves[ev.key]) {
-      const [dr, dc] = moves[ev.key];
-      div._cursor = [Math.min(z.length - 1, Math.max(0, r + dr)), Math.min(z[0].length - 1, Math.max(0, c + dc))];
-      div._redraw?.();
-    } else if (ev.key === "Enter" || ev.key === " ") {
-      last = "";
-      apply([r, c]);
-    } else return;
-    ev.preventDefault();
-    ev.stopPropagation();
-  });
+  div.addEventListener("keydown", (ev) => onKey(div, ev, getPanel().z, () => { last = ""; apply(div._cursor ?? [0, 0]); }));
   div.addEventListener("focus", () => { div._cursor ??= [0, 0]; div._redraw?.(); });
   div.addEventListener("blur", () => div._redraw?.());
+}
+
+// Arrows move the plot's cursor; Enter or Space applies the cell under it.
+function onKey(div, ev, z, applyCursor) {
+  const [r, c] = div._cursor ?? [0, 0];
+  const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+  if (moves[ev.key]) {
+    const [dr, dc] = moves[ev.key];
+    div._cursor = [Math.min(z.length - 1, Math.max(0, r + dr)), Math.min(z[0].length - 1, Math.max(0, c + dc))];
+    div._redraw?.();
+  } else if (ev.key === "Enter" || ev.key === " ") {
+    applyCursor();
+  } else return;
+  ev.preventDefault();
+  ev.stopPropagation();
 }
 
 // Every exact value as a table (row and column headers, one body per panel), for screen
@@ -266,6 +267,17 @@ export function clearArray(container) {
   container._value = undefined;
 }
 
+// The colour key and the table of exact values, rebuilt only when the array or its scale changed.
+function keyAndTable(container, { name, value, ps, shape, scale, exponent, names }) {
+  const key = `${scale},${exponent}`;
+  if (container._value === value && container._keyFor === key) return;
+  container.querySelector(".ckey")?.remove();
+  container.querySelector(".sr-only.values")?.remove();
+  container.append(colourKey(scale, exponent), valueTable(name, ps, shape, names));
+  container._keyFor = key;
+  container._value = value;
+}
+
 // One named array into a container: panels, colour key and table. Redraws only what changed
 // (the store's values are new objects when they change, so identity tells).
 export function drawArray(container, prefix, name, value, opts = {}) {
@@ -285,13 +297,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   }
   const scale = opts.scale || maxAbs(value) || 1;
   const exponent = exponentOf(maxAbs(value));
-  if (container._value !== value || container._keyFor !== `${scale},${exponent}`) {
-    container.querySelector(".ckey")?.remove();
-    container.querySelector(".sr-only.values")?.remove();
-    container.append(colourKey(scale, exponent), valueTable(name, ps, shape, opts.columnNames));
-    container._keyFor = `${scale},${exponent}`;
-  }
-  container._value = value;
+  keyAndTable(container, { name, value, ps, shape, scale, exponent, names: opts.columnNames });
   const width = opts.width ?? Math.max(60, container.clientWidth || 150);
   const perRow = shown.length > 2 ? 2 : shown.length;
   const cols = Math.max(...shown.map((p) => p.z[0].length));

@@ -178,14 +178,20 @@ def watch_progress_bar(page: Page) -> None:
     intermediate widths are seen even when no poll from here lands between two of them."""
     page.evaluate("""() => {
         const bar = document.getElementById('tr-bar');
-        window.__widths = [];
-        new MutationObserver(() => window.__widths.push(bar.style.width))
-            .observe(bar, { attributes: true, attributeFilter: ['style'] });
+        window.__styles = [];
+        // Each record's old value: widths set within one task (a stream chunk holding several
+        // progress lines) reach the observer as one batch, and the bar's current width is only the last.
+        new MutationObserver((records) => { for (const r of records) window.__styles.push(r.oldValue ?? ''); })
+            .observe(bar, { attributes: true, attributeFilter: ['style'], attributeOldValue: true });
     }""")
 
 
 def bar_widths(page: Page) -> list[float]:
-    return [float(w.removesuffix("%")) for w in page.evaluate("() => window.__widths") if w]
+    """Every width the bar was given since watch_progress_bar, in order, the current one last."""
+    styles = page.evaluate(
+        "() => [...window.__styles.slice(1), document.getElementById('tr-bar').getAttribute('style')]")
+    widths = [re.search(r"width:\s*([\d.]+)%", s or "") for s in styles]
+    return [float(m.group(1)) for m in widths if m]
 
 
 def fill_training_form(page: Page, *, dataset: str | None = None, classes: str | None = None,
