@@ -10,7 +10,7 @@ import { loadRegistry, lossInfo } from "./registry.js";
 import { renderAll } from "./render.js";
 import {
   adoptParams, applyStateFile, checkStateFile, commit, editParams, exportable, forgetSaved, getIn, isCurrent, loadSaved,
-  pushIteration, restore, setIn, startHistory, state, subscribe, undo,
+  pushIteration, restore, setIn, state, subscribe, undo,
 } from "./state.js";
 import { buildParams, buildStrip, setSummary, summary } from "./strip.js";
 import { bindTraining, chooseDataset, classNames, loadSamples } from "./train.js";
@@ -234,25 +234,25 @@ async function useNetwork(spec, input = null) {
     throw err;
   }
   const example = input ? null : await datasetExample(summary.shapes.X);
-  commit({ network, input: input ?? example?.input ?? preset("blank", summary.shapes.X) });
-  if (example && example.label < classCount()) commit({ label: example.label });
-  await reset();
+  const label = example && example.label < classCount() ? example.label : state.label;
+  await reset({ network, input: input ?? example?.input ?? preset("blank", summary.shapes.X), label });
   syncInputs();
   showSpec(state.network, summary); // loadNetwork just checked it: no second /api/network
 }
 
-async function reset() {
+// Fresh parameters from the seed. `next`: a new network's spec, input and label, committed in the
+// same step as its parameters, so no render ever sees a network with another network's arrays.
+async function reset(next = {}) {
   const seed = Math.max(0, Math.floor(Number($("seed").value) || 0));
-  const { network, params } = await api.init(state.network, seed);
+  const { params } = await api.init(next.network ?? state.network, seed);
   const shape = summary.shapes.X;
-  const x = state.input;
+  const x = next.input ?? state.input;
   const fits = x && x.length === shape[0] && x[0].length === shape[1] && x[0][0].length === shape[2];
   commit({
     network: summary.network, params, seed, iteration: 1, phase: "forward", fwd: null, bwd: null, basis: null,
-    lastUpdate: null, gradcheck: null, losses: [], input: fits ? x : defaultInput(shape),
+    lastUpdate: null, gradcheck: null, losses: [], input: fits ? x : defaultInput(shape), label: next.label ?? state.label,
+    history: [{ iteration: 1, params, losses: 0 }],
   });
-  void network; // the same spec, normalised: summary.network is the one the views are built for
-  startHistory();
 }
 
 async function importState(file) {
@@ -312,7 +312,7 @@ const actions = {
   step: () => guarded(doStep),
   undo: () => guarded(async () => { undo(); }),
   goto: (iteration) => guarded(async () => { restore(iteration); }),
-  reset: () => guarded(reset),
+  reset: () => guarded(() => reset()),
   gradcheck: () => guarded(async () => {
     const s = state;
     const result = await api.gradcheck(s);
@@ -366,8 +366,7 @@ async function start() {
     applyStateFile({ ...saved, network });
   } catch {
     forgetSaved();
-    commit({ network: await loadNetwork(null), input: null });
-    await reset();
+    await reset({ network: await loadNetwork(null) });
   }
   subscribe(scheduleRender);
   started = true;

@@ -70,9 +70,13 @@ function renderPrediction(p) {
 
 let drawnLosses = null;
 
+const fitsSummary = (params) =>
+  Boolean(params) && summary.layers.flatMap((l) => Object.keys(l.params)).join() === Object.keys(params).join();
+
 export async function renderAll(s, { animate = false, paint, editWeight } = {}) {
   status(s);
-  if (!summary || s.network !== summary.network) return; // a network being switched: its strip is not built yet
+  // A network being switched: its views are not built yet, or its arrays are not there yet.
+  if (!summary || s.network !== summary.network || !fitsSummary(s.params)) return;
   const m = moment(s);
   showMoment(m);
   const jobs = [drawInput($("input-grid"), s.input, paint), drawParams(s.params, editWeight)];

@@ -64,10 +64,6 @@ export const isCurrent = (s, basis = s.basis) =>
 
 const cleared = { phase: "forward", fwd: null, bwd: null, basis: null, lastUpdate: null, gradcheck: null };
 
-export function startHistory() {
-  commit({ history: [{ iteration: state.iteration, params: state.params, losses: state.losses.length }] });
-}
-
 // The iteration's update is done: its record, the new parameters, and the next iteration starts.
 export function pushIteration(newParams, record, lastUpdate) {
   const iteration = state.iteration + 1;

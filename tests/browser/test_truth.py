@@ -148,8 +148,14 @@ def test_every_number_is_the_states_after_every_kind_of_action(page: Page, api: 
 
 
 def test_two_block_network_numbers_and_hidden_channels(page: Page, api: httpx.Client) -> None:
-    """A deeper network: 16 channels, "+8 more" opens, and every value (shown or not) is in the tables."""
+    """A deeper network: 16 channels, "+8 more" opens, and every value (shown or not) is in the tables.
+    Switched to mid-iteration: no render may draw the old network's arrays into the new one's views."""
+    page.click("#btn-forward")
+    wait_idle(page, "backward")
+    page.click("#btn-backward")
+    wait_idle(page, "update")
     use_twoblock(page)
+    assert page.locator("#toast").is_hidden(), page.inner_text("#toast")
     # It starts from a real digit (the digits test split's first example), not a blank input.
     sample = api.get("/api/datasets/digits/samples?split=test&offset=0&count=1").json()["samples"][0]
     state = saved_state(page)
