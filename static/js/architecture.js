@@ -3,8 +3,10 @@
 
 import { api } from "./api.js";
 import { $, options } from "./dom.js";
+import { layerInfo, layerTypes, lossInfo, losses } from "./registry.js";
 import { clone } from "./state.js";
 
+// Presets are data: they name layer types, the editor's code does not.
 const conv = (filters, k = 3, padding = 0, stride = 1) => ({ type: "conv2d", filters, kernel_size: k, stride, padding });
 const pool = (k = 2, stride = k) => ({ type: "maxpool2d", kernel_size: k, stride });
 const dense = (units) => ({ type: "dense", units });
@@ -37,25 +39,61 @@ const PRESETS = {
   },
 };
 
-const FIELDS = {
-  conv2d: ["filters", "kernel_size", "stride", "padding"],
-  maxpool2d: ["kernel_size", "stride"],
-  dense: ["units"],
-};
-
 let draft = null;
 let timer = null;
 let infoCells = []; // per layer row: [output, shape, params] cells, the only ones a check changes
 let checks = 0; // a check's answer counts only if no newer check (or known summary) came since
 
-const scalar = (v) => (Array.isArray(v) ? v[0] : v);
-
+// A spec as an editable draft: a plain copy, pairs kept as they are ([3, 2] stays [3, 2]).
 function fromSpec(spec) {
-  return {
-    input_shape: [...spec.input_shape],
-    loss: spec.loss,
-    layers: spec.layers.map((l) => Object.fromEntries(Object.entries(l).map(([k, v]) => [k, k === "type" ? v : scalar(v)]))),
-  };
+  return { input_shape: [...spec.input_shape], loss: spec.loss, layers: clone(spec.layers) };
+}
+
+// A pair field's text: "3" for [3, 3], "3×2" otherwise; and back (an integer, or h×w / h,w / h x w).
+const pairText = (v) => (Array.isArray(v) ? (v[0] === v[1] ? String(v[0]) : `${v[0]}×${v[1]}`) : String(v ?? ""));
+
+function parsePair(text) {
+  const parts = text.trim().split(/\s*[×x,*]\s*/i);
+  if (parts.length > 2 || !parts.every((p) => /^\d+$/.test(p))) return null;
+  const n = parts.map(Number);
+  return n.length === 1 ? n[0] : n;
+}
+
+// One field's input, with the registry's bounds, writing into `layer` as the learner types.
+function fieldInput(layer, i, field) {
+  const label = document.createElement("label");
+  label.className = "inline";
+  label.append(`${field.label} `);
+  const input = document.createElement("input");
+  input.dataset.layer = String(i);
+  input.dataset.field = field.name;
+  const value = layer[field.name] ?? (typeof field.default === "number" ? field.default : null) ?? field.editor_default;
+  if (field.kind === "pair") {
+    input.type = "text";
+    input.inputMode = "numeric";
+    input.size = 5;
+    input.className = "pair";
+    input.title = `a whole number from ${field.min} to ${field.max}, or height×width (e.g. 3×2)`;
+    input.value = pairText(value);
+  } else {
+    input.type = "number";
+    input.min = String(field.min);
+    input.max = String(field.max);
+    input.step = field.kind === "int" ? "1" : "any";
+    input.value = String(value);
+  }
+  input.setAttribute("aria-label", `layer ${i} ${field.label}`);
+  input.addEventListener("input", () => {
+    const v = field.kind === "pair" ? parsePair(input.value) : Number(input.value);
+    if (v === null || input.value.trim() === "") {
+      render(null, `layer ${i}: ${field.label} must be ${input.title || "a number"}`);
+      return;
+    }
+    layer[field.name] = v;
+    schedule();
+  });
+  label.append(input);
+  return label;
 }
 
 // The rows, only when the layer list changes (a preset, an added or removed layer): a check
@@ -64,38 +102,36 @@ function buildRows() {
   const table = $("arch-table");
   table.replaceChildren();
   const tr = table.insertRow();
-  for (const h of ["#", "layer", "settings", "output", "shape", "params", ""]) {
+  for (const h of ["#", "layer", "settings", "output", "shape", "params", "remove"]) {
     const th = document.createElement("th");
+    th.scope = "col";
     th.textContent = h;
     tr.append(th);
   }
   infoCells = draft.layers.map((layer, i) => {
     const row = table.insertRow();
     row.insertCell().textContent = String(i);
-    row.insertCell().textContent = layer.type;
+    const type = row.insertCell();
+    type.textContent = layer.type;
+    type.title = layerInfo(layer.type).description;
     const cell = row.insertCell();
-    for (const f of FIELDS[layer.type] ?? []) {
-      const label = document.createElement("label");
-      label.className = "inline";
-      label.append(`${f.replace("_size", "")} `);
-      const input = document.createElement("input");
-      input.type = "number";
-      input.min = f === "padding" ? "0" : "1";
-      input.value = String(layer[f] ?? "");
-      input.dataset.layer = String(i);
-      input.dataset.field = f;
-      input.addEventListener("input", () => { layer[f] = Number(input.value); schedule(); });
-      label.append(input);
-      cell.append(label, " ");
-    }
+    for (const field of layerInfo(layer.type).fields) cell.append(fieldInput(layer, i, field), " ");
     const info = [row.insertCell(), row.insertCell(), row.insertCell()];
     const rm = document.createElement("button");
     rm.textContent = "✕";
-    rm.title = "Remove this layer";
+    rm.title = `Remove layer ${i} (${layer.type})`;
+    rm.setAttribute("aria-label", `Remove layer ${i} (${layer.type})`);
     rm.addEventListener("click", () => { draft.layers.splice(i, 1); buildRows(); schedule(0); });
     row.insertCell().append(rm);
     return info;
   });
+}
+
+// A new layer of `type` with the editor's defaults for its fields.
+function newLayer(type) {
+  const layer = { type };
+  for (const f of layerInfo(type).fields) layer[f.name] = f.editor_default;
+  return layer;
 }
 
 // A check's outcome: each layer's output, shape and parameter count, and the verdict.
@@ -156,6 +192,9 @@ export function showSpec(spec, summary = null) {
 }
 
 export function bindArchitecture(actions) {
+  options($("arch-loss"), losses().map((l) => [l.name, l.label]));
+  $("arch-loss").value = draft.loss;
+  options($("arch-add-type"), layerTypes().map((l) => [l.type, `${l.type} (${l.label})`]));
   options($("arch-preset"), [["", "choose…"], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])]);
   $("arch-preset").addEventListener("change", (e) => {
     const p = PRESETS[e.target.value];
@@ -166,11 +205,12 @@ export function bindArchitecture(actions) {
   });
   for (const id of ["arch-c", "arch-h", "arch-w", "arch-loss"]) $(id).addEventListener("change", () => schedule(0));
   $("arch-add").addEventListener("click", () => {
-    const type = $("arch-add-type").value;
-    const defaults = { conv2d: conv(4), maxpool2d: pool(), dense: dense(4) };
-    const layer = clone(defaults[type] ?? act(type));
-    // New layers go before the output layer (the sigmoid/softmax stays last).
-    const at = draft.layers.length && ["sigmoid", "softmax"].includes(draft.layers.at(-1).type) ? draft.layers.length - 2 : draft.layers.length;
+    const layer = newLayer($("arch-add-type").value);
+    // New layers go before the output block: the loss's output layer and the layer feeding it its
+    // logits stay last (a sigmoid may also sit inside a network, so the loss, not the type, says so).
+    const last = draft.layers.at(-1);
+    const closes = last && (layerInfo(last.type).output_layer || last.type === lossInfo(draft.loss).output_layer);
+    const at = closes ? draft.layers.length - 2 : draft.layers.length;
     draft.layers.splice(Math.max(0, at), 0, layer);
     buildRows();
     schedule(0);

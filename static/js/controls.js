@@ -15,6 +15,14 @@ export function bindControls(actions) {
   $("btn-gradcheck").addEventListener("click", actions.gradcheck);
   $("btn-export").addEventListener("click", actions.exportState);
   $("history").addEventListener("change", (e) => actions.goto(Number(e.target.value)));
+  // On a phone the settings fold away so the sticky bar stays small.
+  $("btn-more").addEventListener("click", () => {
+    const open = document.querySelector(".controls").classList.toggle("open");
+    $("btn-more").setAttribute("aria-expanded", String(open));
+  });
+  // Real buttons (reachable by Tab) open the hidden file pickers.
+  $("btn-import").addEventListener("click", () => $("import-file").click());
+  $("btn-upload").addEventListener("click", () => $("upload").click());
   $("import-file").addEventListener("change", (e) => {
     const f = e.target.files[0];
     e.target.value = "";
@@ -38,7 +46,11 @@ export function bindControls(actions) {
     if (e.key === "Escape") actions.cancelEdit();
   });
 
-  // Play: a step, a pause of 1/speed seconds, repeat, until paused or an error.
+  bindKeys(actions, bindPlay(actions));
+}
+
+// Play: a step, a pause of 1/speed seconds, repeat, until paused or an error. Returns the toggle.
+function bindPlay(actions) {
   let playing = false;
   const speed = $("speed");
   speed.addEventListener("input", () => { $("speed-value").textContent = speed.value; });
@@ -61,20 +73,32 @@ export function bindControls(actions) {
     if (playing) loop();
   }
   play.addEventListener("click", toggle);
+  return toggle;
+}
 
+const NAMES = { forward: "Forward", backward: "Backward", update: "Update" };
+
+function bindKeys(actions, toggle) {
   document.addEventListener("keydown", (e) => {
     const t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement || t instanceof HTMLTextAreaElement) return;
+    // Space belongs to a focused button, link or editable plot (it presses or paints); only
+    // with nothing such focused does it toggle Play.
+    const focused = t instanceof Element && t !== document.body && t.closest("button, a, summary, [tabindex]");
     if (e.key === " ") {
+      if (focused) return;
       e.preventDefault();
       toggle();
       return;
     }
     const action = KEYS[e.key.toLowerCase()];
     if (!action) return;
-    if (["forward", "backward", "update"].includes(action) && actions.phase() !== action) return;
     e.preventDefault();
+    if (NAMES[action] && actions.phase() !== action) {
+      actions.toast(`${e.key.toUpperCase()} (${NAMES[action]}) did nothing: the next phase is ${NAMES[actions.phase()]} (${actions.phase()[0].toUpperCase()})`);
+      return;
+    }
     actions[action]();
   });
 }

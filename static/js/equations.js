@@ -1,6 +1,7 @@
 // The seed's formulas with this example's numbers substituted. Every value shown comes from
 // the API; the page only lays numbers side by side (it computes nothing).
 import { fmt } from "./heatmap.js";
+import { formulaOf, layerInfo } from "./registry.js";
 import { stages, summary } from "./strip.js";
 
 const f = (v) => fmt(v, 3);
@@ -34,6 +35,12 @@ function heading(container, text) {
 }
 
 const first2d = (a) => (Array.isArray(a[0]) && Array.isArray(a[0][0]) ? a[0] : a);
+
+// A layer type with no worked example here: its formula from the registry and its first values.
+function fallbackLine(box, s, out) {
+  const flat = [out].flat(Infinity);
+  line(box, formulaOf(s.layer, s.input), `${s.name} = ${vec(flat.slice(0, 8))}${flat.length > 8 ? " …" : ""}`);
+}
 
 function forwardLines(box, fwd, params, label) {
   heading(box, "Forward");
@@ -78,6 +85,8 @@ function forwardLines(box, fwd, params, label) {
       line(box, `${s.name} = σ(${s.input})`, `${s.name} = 1 / (1 + e^(−${paren(inp[0])})) = ${f(out[0])}`);
     } else if (l.type === "softmax") {
       line(box, `${s.name} = softmax(${s.input})`, `${s.name} = ${vec(out)}`);
+    } else {
+      fallbackLine(box, s, out);
     }
   }
   const a = acts[stages().at(-1).name];
@@ -134,6 +143,8 @@ function backwardLines(box, bwd, params, label) {
       line(box, `∂L/∂${s.input} = ∂L/∂${s.name} ⊙ 1[${s.input} > 0]`, `${n} of ${pass.flat().length} cells of ${s.input} are > 0 and pass gradient; the rest get 0`);
     } else if (l.type === "sigmoid" && dIn) {
       line(box, `∂L/∂${s.input} = ∂L/∂${s.name} ⊙ ${s.name}(1 − ${s.name})`, `element-wise, with the local factor from the API`);
+    } else if (!["dense", "flatten", "maxpool2d", "relu", "sigmoid", "conv2d"].includes(l.type) && dIn) {
+      line(box, `∂L/∂${s.input} = ∂L/∂${s.name} · ∂${s.name}/∂${s.input}`, `${layerInfo(l.type).description || "the chain rule through this layer"} (values in the strip)`);
     } else if (l.type === "conv2d") {
       const x = first2d(acts[s.input]);
       const d = first2d(dOut);

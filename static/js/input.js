@@ -13,15 +13,35 @@ const PRESETS = {
   blank: () => 0,
 };
 
+// The page's first example on the seed's 6x6 input: a bent vertical stroke (label 1, "vertical")
+// chosen so every stage does something visible with the seed's initial weights: three Z1 cells
+// are below 0 (ReLU zeroes them) and every pool window has one clear winner (no ties).
+const BENT_STROKE = [
+  [0, 0, 0, 1, 1, 0],
+  [0, 0, 1, 0, 0, 0],
+  [0, 1, 0, 0, 0, 0],
+  [0, 0, 1, 0.5, 0, 0],
+  [0, 0, 0, 1, 0, 0],
+  [0, 0, 0, 1, 0, 0],
+];
+
+// The default input for a shape: the bent stroke where it fits (6x6), a vertical bar otherwise.
+export function defaultInput(shape) {
+  const [ch, h, w] = shape;
+  if (h === 6 && w === 6) return Array.from({ length: ch }, () => BENT_STROKE.map((row) => row.slice()));
+  return preset("vertical", shape);
+}
+
 export function preset(name, [ch, h, w]) {
   const fn = PRESETS[name];
   const plane = Array.from({ length: h }, (_, r) => Array.from({ length: w }, (_, c) => fn(r, c, h, w)));
   return Array.from({ length: ch }, () => plane.map((row) => row.slice()));
 }
 
+// Click, tap or drag to paint; with the keyboard, arrows move and Enter or Space paints.
 export function drawInput(container, input, onPaint) {
   return drawArray(container, "input", "X", input, {
-    width: 230, signed: false, onCell: onPaint ? (index) => onPaint(index) : undefined, maxPanels: 3,
+    width: 230, onCell: onPaint ? (index) => onPaint(index) : undefined, maxPanels: 3, drag: true,
   });
 }
 

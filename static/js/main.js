@@ -1,22 +1,22 @@
-// Wires the page: the phases of one iteration, edits, history, import/export.
+// Wires the page: the phases of one iteration, edits, history, import/export. Every action
+// commits a new state to the store (state.js); the store's one subscriber redraws every view
+// from it (render.js), so no panel can keep a number the state no longer has.
 import { api } from "./api.js";
 import { bindArchitecture, showSpec } from "./architecture.js";
 import { bindControls } from "./controls.js";
 import { $, options } from "./dom.js";
-import { renderEquations } from "./equations.js";
-import { renderGradcheck } from "./gradcheck.js";
-import { drawInput, preset, showPreview } from "./input.js";
+import { defaultInput, preset, showPreview } from "./input.js";
+import { loadRegistry, lossInfo } from "./registry.js";
+import { renderAll } from "./render.js";
 import {
-  adoptParams, applyStateFile, checkStateFile, clone, exportable, forgetSaved, loadSaved, pushIteration, restore, save, startHistory,
-  state, undo,
+  adoptParams, applyStateFile, checkStateFile, commit, editParams, exportable, forgetSaved, getIn, isCurrent, loadSaved,
+  pushIteration, restore, setIn, state, subscribe, undo,
 } from "./state.js";
-import {
-  buildParams, buildStrip, clearForward, drawBackward, drawForward, drawParams, hideGradients, setSummary, summary,
-} from "./strip.js";
+import { buildParams, buildStrip, setSummary, summary } from "./strip.js";
 import { bindTraining, chooseDataset, classNames, loadSamples } from "./train.js";
-import { renderLossCurve, renderUpdate } from "./update.js";
 
 let busy = false;
+let started = false;
 
 function toast(message) {
   const t = $("toast");
@@ -26,8 +26,35 @@ function toast(message) {
   toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
-// The buttons: all off while an action runs, then only the next phase's. Cheap, so it runs
-// at both ends of every action; data-busy is what the tests wait on.
+// ----------------------------------------------------------------------------- rendering
+// Commits coalesce: a render draws the newest state, and one more follows if the state
+// changed while it drew. `rendered()` is what an action waits for before it ends.
+let rendering = null;
+let again = false;
+let animateNext = false;
+
+function scheduleRender() {
+  if (!started) return rendering;
+  again = true;
+  rendering ??= (async () => {
+    while (again) {
+      again = false;
+      const animate = animateNext;
+      animateNext = false;
+      try {
+        await renderAll(state, { animate, paint, editWeight });
+      } catch (err) {
+        toast(`the page could not draw this state: ${err.message}`);
+      }
+    }
+    rendering = null;
+  })();
+  return rendering;
+}
+
+const rendered = () => rendering ?? Promise.resolve();
+
+// The buttons: all off while an action runs, then only the next phase's; data-busy is what the tests wait on.
 function setBusy(on) {
   busy = on;
   for (const b of document.querySelectorAll("button[data-phase]")) b.disabled = busy || b.dataset.phase !== state.phase;
@@ -36,230 +63,196 @@ function setBusy(on) {
   document.body.dataset.busy = busy ? "1" : "0";
 }
 
-// The history list as last built, rebuilt only when the history changed: it only grows, is
-// cut back or is replaced as a whole, and no entry's iteration changes, so its length and
-// last entry tell.
-let listed = { length: -1, last: null };
-
-// What an action changed: the next phase, the history list and the saved copy. Once per
-// action (save() writes the whole history, every snapshot's parameters included).
-function syncStatus() {
-  const names = { forward: "Forward", backward: "Backward", update: "Update" };
-  $("next-phase").textContent = names[state.phase];
-  $("iteration").textContent = `iteration ${state.iteration}`;
-  const sel = $("history");
-  const last = state.history.at(-1);
-  if (listed.length !== state.history.length || listed.last !== last) {
-    options(sel, state.history.map((h) => [h.iteration, `start of iteration ${h.iteration}`]));
-    listed = { length: state.history.length, last };
-  }
-  sel.value = String(last?.iteration ?? 1);
-  document.body.dataset.phase = state.phase;
-  save();
-}
+let refreshQueued = false;
 
 // One action at a time; an error becomes a toast. Resolves to whether the action succeeded.
 async function guarded(fn) {
   if (busy) return false;
   setBusy(true);
+  let ok = true;
   try {
     await fn();
-    return true;
   } catch (err) {
     toast(err.detail ?? err.message ?? String(err));
-    return false;
-  } finally {
-    syncStatus();
-    setBusy(false);
+    ok = false;
+  }
+  await rendered();
+  setBusy(false);
+  if (refreshQueued) {
+    refreshQueued = false;
+    guarded(refresh);
+  }
+  return ok;
+}
+
+// After an edit, recompute what this iteration already showed; an edit while an action runs
+// (a drag paints several cells) is recomputed when it ends.
+function requestRefresh() {
+  if (busy) refreshQueued = true;
+  else guarded(refresh);
+}
+
+// ----------------------------------------------------------------------------- phases
+const basisOf = (s) => ({ params: s.params, input: s.input, label: s.label, iteration: s.iteration });
+
+async function doForward() {
+  const s = state;
+  const fwd = await api.forward(s);
+  commit({ fwd, bwd: null, basis: basisOf(s), phase: "backward" });
+}
+
+async function doBackward() {
+  const s = state;
+  const bwd = await api.backward(s);
+  animateNext = true;
+  commit({ fwd: bwd, bwd, basis: basisOf(s), phase: "update" });
+  document.body.dataset.revealed = String(s.iteration);
+}
+
+const paramGradients = (params, gradients) => Object.fromEntries(Object.keys(params).map((k) => [`d${k}`, gradients[`d${k}`]]));
+
+async function doUpdate() {
+  const s = state;
+  const gradients = paramGradients(s.params, s.bwd.gradients);
+  const { params } = await api.update(s, gradients);
+  const lossAfter = await api.lossOf(s, params);
+  finishIteration(s, params, gradients, s.fwd.loss, lossAfter);
+}
+
+function finishIteration(s, params, gradients, loss, lossAfter) {
+  const lastUpdate = { iteration: s.iteration, old: s.params, new: params, gradients, lr: s.lr, loss, loss_after: lossAfter };
+  pushIteration(params, { iteration: s.iteration, loss, loss_after: lossAfter }, lastUpdate);
+}
+
+async function doStep() {
+  const s = state;
+  const res = await api.step(s);
+  commit({ fwd: res, bwd: res, basis: basisOf(s) });
+  finishIteration(s, res.params, paramGradients(s.params, res.gradients), res.loss, res.loss_after);
+}
+
+async function refresh() {
+  const s = state;
+  if (s.bwd && s.phase === "update") {
+    const bwd = await api.backward(s);
+    commit({ fwd: bwd, bwd, basis: basisOf(s) });
+  } else if (s.fwd && s.phase === "backward") {
+    commit({ fwd: await api.forward(s), basis: basisOf(s) });
+  } else if (s.fwd && (s.basis.input !== s.input || s.basis.label !== s.label)) {
+    // The last iteration's pass was of another example: it no longer describes anything on the page.
+    commit({ fwd: null, bwd: null, basis: null });
   }
 }
 
-async function drawAll({ animate = false } = {}) {
-  await drawInput($("input-grid"), state.input, paint);
-  await drawParams(state.params, editWeight);
-  renderEquations($("equations"), { fwd: state.fwd, bwd: state.bwd, params: state.params, label: state.label });
-  if (state.fwd) await drawForward(state.fwd);
-  else clearForward();
-  if (state.bwd) await drawBackward(state.bwd, { animate });
-  else hideGradients();
-  renderPrediction(state.fwd?.prediction);
-  await renderUpdate($("update"), state.lastUpdate);
-  renderLossCurve($("loss-curve"), state.losses);
+// ----------------------------------------------------------------------------- edits
+function paint(index) {
+  const full = index.length === 2 ? [0, ...index] : index;
+  commit({ input: setIn(state.input, full, Number($("brush").value)), gradcheck: null });
+  requestRefresh();
 }
 
-// The predicted class and a bar per class probability, named after the dataset's classes.
-function renderPrediction(p) {
-  const box = $("prediction");
-  box.replaceChildren();
-  if (!p) return;
-  const names = classNames(summary.layers.at(-1).out_shape[0]) ?? p.probabilities.map((_, i) => String(i));
-  const head = document.createElement("div");
-  head.textContent = `prediction: ${names[p.class]} (class ${p.class})`;
-  const list = document.createElement("div");
-  list.className = "probs";
-  p.probabilities.forEach((v, i) => {
-    const row = document.createElement("div");
-    row.className = `prob${i === p.class ? " top" : ""}`;
-    const name = document.createElement("span");
-    name.textContent = names[i];
-    const bar = document.createElement("div");
-    bar.className = "pbar";
-    bar.style.width = `${Math.max(1, 100 * v)}%`;
-    const val = document.createElement("span");
-    val.textContent = v.toFixed(3);
-    row.append(name, bar, val);
-    list.append(row);
-  });
-  box.append(head, list);
+let editing = null;
+function editWeight(name, index) {
+  const value = Array.isArray(state.params[name]) ? getIn(state.params[name], index) : state.params[name];
+  editing = { name, index };
+  $("editor-name").textContent = `${name}[${index.join(",")}]`;
+  $("editor-value").value = String(value);
+  $("editor").hidden = false;
+  $("editor-value").focus({ preventScroll: true }); // it floats in view: nothing needs to scroll
+  $("editor-value").select();
 }
 
-// How many labels the network tells apart: a single sigmoid unit still separates two classes.
+function applyEdit() {
+  if (!editing) return;
+  const text = $("editor-value").value;
+  const v = Number(text);
+  if (!Number.isFinite(v) || text.trim() === "") {
+    toast("a weight must be a finite number");
+    return;
+  }
+  const { name, index } = editing;
+  editParams({ ...state.params, [name]: setIn(state.params[name], index, v) });
+  closeEditor();
+  requestRefresh();
+}
+
+function closeEditor() {
+  editing = null;
+  $("editor").hidden = true;
+}
+
+// ----------------------------------------------------------------------------- setup
+async function loadNetwork(spec) {
+  await rendering; // a render in flight finishes with the summary it started with
+  setSummary(await api.network(spec));
+  buildStrip($("strip"));
+  buildParams($("params"));
+  $("net-summary").textContent = `${summary.param_count} trainable parameters`;
+  labelOptions();
+  return summary.network;
+}
+
+// How many labels the network tells apart: the loss says (a single sigmoid unit still separates
+// two classes), or one class per output unit.
 function classCount() {
-  return summary.network.loss === "bce" ? 2 : summary.layers.at(-1).out_shape[0];
+  return lossInfo(summary.network.loss).classes ?? summary.layers.at(-1).out_shape[0];
 }
 
 function labelOptions() {
   const n = classCount();
   const names = classNames(summary.layers.at(-1).out_shape[0]);
   options($("label"), Array.from({ length: n }, (_, i) => [i, names ? `${i} (${names[i]})` : String(i)]));
-  if (state.label >= n) state.label = 0;
+  if (state.label >= n) commit({ label: 0 });
   $("label").value = String(state.label);
 }
 
-// ----------------------------------------------------------------------------- phases
-async function doForward() {
-  state.fwd = await api.forward(state);
-  state.bwd = null;
-  state.phase = "backward";
-  await drawAll();
-}
-
-async function doBackward() {
-  state.bwd = await api.backward(state);
-  state.fwd = state.bwd;
-  state.phase = "update";
-  await drawAll({ animate: true });
-  document.body.dataset.revealed = String(state.iteration);
-}
-
-function paramGradients(gradients) {
-  return Object.fromEntries(Object.keys(state.params).map((k) => [`d${k}`, gradients[`d${k}`]]));
-}
-
-async function doUpdate() {
-  const gradients = paramGradients(state.bwd.gradients);
-  const { params } = await api.update(state, gradients);
-  const lossAfter = await api.lossOf(state, params);
-  finishIteration(params, gradients, state.fwd.loss, lossAfter);
-  await drawParams(state.params, editWeight);
-  await renderUpdate($("update"), state.lastUpdate);
-  renderLossCurve($("loss-curve"), state.losses);
-  $("loss-after").textContent = `after update: ${lossAfter.toFixed(4)}`;
-}
-
-function finishIteration(params, gradients, loss, lossAfter) {
-  state.lastUpdate = { iteration: state.iteration, old: state.params, new: params, gradients, lr: state.lr, loss, loss_after: lossAfter };
-  pushIteration(params, { iteration: state.iteration, loss, loss_after: lossAfter });
-}
-
-async function doStep() {
-  const res = await api.step(state);
-  state.fwd = res;
-  state.bwd = res;
-  finishIteration(res.params, paramGradients(res.gradients), res.loss, res.loss_after);
-  await drawAll(); // all at once: a Step (and Play) shows the result, Backward shows the order
-  $("loss-after").textContent = `after update: ${res.loss_after.toFixed(4)}`;
-}
-
-// After an edit, recompute what this iteration already showed, so every downstream number follows.
-async function refresh() {
-  if (state.bwd && state.phase === "update") {
-    state.bwd = await api.backward(state);
-    state.fwd = state.bwd;
-  } else if (state.fwd && state.phase === "backward") {
-    state.fwd = await api.forward(state);
+// The chosen dataset's first test example when it fits the network's input (a preset picks
+// its dataset), so a new network starts from a real digit rather than a blank input.
+async function datasetExample(shape) {
+  const classes = $("ds-classes").value.trim();
+  const url = `/api/datasets/${encodeURIComponent($("ds-name").value)}/samples?split=test&offset=0&count=1` +
+    (classes ? `&classes=${encodeURIComponent(classes)}` : "");
+  try {
+    const s = (await api.get(url)).samples[0];
+    const fits = s && s.input.length === shape[0] && s.input[0].length === shape[1] && s.input[0][0].length === shape[2];
+    return fits ? s : null;
+  } catch {
+    return null; // no example: the blank input still works
   }
-  await drawAll();
-}
-
-// ----------------------------------------------------------------------------- edits
-function setAt(arr, index, value) {
-  let a = arr;
-  for (const i of index.slice(0, -1)) a = a[i];
-  a[index.at(-1)] = value;
-}
-
-function getAt(arr, index) {
-  return index.reduce((a, i) => a[i], arr);
-}
-
-function paint(index) {
-  const full = index.length === 2 ? [0, ...index] : index;
-  setAt(state.input, full, Number($("brush").value));
-  guarded(refresh);
-}
-
-let editing = null;
-function editWeight(name, index) {
-  const value = Array.isArray(state.params[name]) ? getAt(state.params[name], index) : state.params[name];
-  editing = { name, index };
-  $("editor-name").textContent = `${name}[${index.join(",")}]`;
-  $("editor-value").value = String(value);
-  $("editor").hidden = false;
-  $("editor-value").focus();
-  $("editor-value").select();
-}
-
-function applyEdit() {
-  if (!editing) return;
-  const v = Number($("editor-value").value);
-  if (!Number.isFinite(v) || $("editor-value").value.trim() === "") {
-    toast("a weight must be a finite number");
-    return;
-  }
-  setAt(state.params[editing.name], editing.index, v);
-  // Keep the iteration's starting snapshot in step with a deliberate edit.
-  state.history.at(-1).params = clone(state.params);
-  editing = null;
-  $("editor").hidden = true;
-  guarded(refresh);
-}
-
-// ----------------------------------------------------------------------------- setup
-async function loadNetwork() {
-  setSummary(await api.network(state.network));
-  buildStrip($("strip"));
-  buildParams($("params"));
-  $("net-summary").textContent = `${summary.param_count} trainable parameters`;
-  labelOptions();
 }
 
 // A new architecture: fresh parameters from the seed, an input of the new shape.
-async function useNetwork(spec) {
-  const before = { network: state.network, summary };
-  state.network = spec;
+async function useNetwork(spec, input = null) {
+  const before = summary;
+  let network;
   try {
-    await loadNetwork();
+    network = await loadNetwork(spec);
   } catch (err) {
-    state.network = before.network;
-    setSummary(before.summary);
+    setSummary(before);
+    buildStrip($("strip"));
+    buildParams($("params"));
     throw err;
   }
-  state.network = summary.network;
-  state.input = preset("blank", summary.shapes.X);
-  await reset();
+  const example = input ? null : await datasetExample(summary.shapes.X);
+  const label = example && example.label < classCount() ? example.label : state.label;
+  await reset({ network, input: input ?? example?.input ?? preset("blank", summary.shapes.X), label });
+  syncInputs();
   showSpec(state.network, summary); // loadNetwork just checked it: no second /api/network
 }
 
-async function reset() {
+// Fresh parameters from the seed. `next`: a new network's spec, input and label, committed in the
+// same step as its parameters, so no render ever sees a network with another network's arrays.
+async function reset(next = {}) {
   const seed = Math.max(0, Math.floor(Number($("seed").value) || 0));
-  const { network, params } = await api.init(state.network, seed);
-  Object.assign(state, { network, params, seed, iteration: 1, phase: "forward", fwd: null, bwd: null, lastUpdate: null, losses: [] });
+  const { params } = await api.init(next.network ?? state.network, seed);
   const shape = summary.shapes.X;
-  const fits = state.input && state.input.length === shape[0] && state.input[0].length === shape[1] && state.input[0][0].length === shape[2];
-  if (!fits) state.input = preset("vertical", shape);
-  startHistory();
-  await drawAll();
+  const x = next.input ?? state.input;
+  const fits = x && x.length === shape[0] && x[0].length === shape[1] && x[0][0].length === shape[2];
+  commit({
+    network: summary.network, params, seed, iteration: 1, phase: "forward", fwd: null, bwd: null, basis: null,
+    lastUpdate: null, gradcheck: null, losses: [], input: fits ? x : defaultInput(shape), label: next.label ?? state.label,
+    history: [{ iteration: 1, params, losses: 0 }],
+  });
 }
 
 async function importState(file) {
@@ -283,15 +276,16 @@ async function importState(file) {
     throw new Error(`the state file was refused: ${err.detail ?? err.message}; the current state is unchanged`);
   }
   const before = summary;
-  applyStateFile(data);
+  let network;
   try {
-    await loadNetwork();
+    network = await loadNetwork(data.network);
   } catch (err) {
     setSummary(before);
     throw err;
   }
+  applyStateFile({ ...data, network });
   syncInputs();
-  await drawAll();
+  showSpec(state.network, summary);
 }
 
 function exportState() {
@@ -316,80 +310,73 @@ const actions = {
   backward: () => guarded(doBackward),
   update: () => guarded(doUpdate),
   step: () => guarded(doStep),
-  undo: () => guarded(async () => { if (undo()) await drawAll(); }),
-  goto: (iteration) => guarded(async () => { if (restore(iteration)) await drawAll(); }),
-  reset: () => guarded(reset),
+  undo: () => guarded(async () => { undo(); }),
+  goto: (iteration) => guarded(async () => { restore(iteration); }),
+  reset: () => guarded(() => reset()),
   gradcheck: () => guarded(async () => {
-    const result = await api.gradcheck(state);
-    renderGradcheck($("gradcheck"), result);
-    $("gradcheck-section").hidden = false;
+    const s = state;
+    const result = await api.gradcheck(s);
+    commit({ gradcheck: { result, basis: basisOf(s) } });
+    await rendered();
     $("gradcheck-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
   }),
   exportState,
   importState: (file) => guarded(() => importState(file)),
-  setLabel: (v) => { state.label = v; guarded(refresh); },
+  setLabel: (v) => { commit({ label: v, gradcheck: null }); requestRefresh(); },
   setLr: (v) => {
     if (!(v > 0 && v <= Number($("lr").max))) { toast(`the learning rate must be above 0 and at most ${$("lr").max}`); syncInputs(); return; }
-    state.lr = v;
-    syncStatus();
+    guarded(async () => { commit({ lr: v }); });
   },
-  preset: (name) => { state.input = preset(name, summary.shapes.X); guarded(refresh); },
+  preset: (name) => { commit({ input: preset(name, summary.shapes.X), gradcheck: null }); requestRefresh(); },
   upload: (file) => guarded(async () => {
     const [channels, height, width] = summary.shapes.X;
     const res = await api.upload(file, { channels, height, width, invert: $("invert").checked });
     showPreview(file, file.name);
-    state.input = res.input;
+    commit({ input: res.input, gradcheck: null });
     await refresh();
   }),
   useExample: (input, label, shape) => guarded(async () => {
     const x = summary.shapes.X;
     if (shape.join() !== x.join()) throw new Error(`this example is ${shape.join("×")} but the network takes ${x.join("×")}: pick a matching architecture`);
-    state.input = input;
-    if (label < classCount()) state.label = label;
+    commit({ input, label: label < classCount() ? label : state.label, fwd: null, bwd: null, basis: null, gradcheck: null, phase: "forward" });
     syncInputs();
-    state.fwd = null;
-    state.bwd = null;
-    state.phase = "forward";
     await doForward();
   }),
   trained: (params) => guarded(async () => {
     adoptParams(params); // a new iteration starts from the trained params; Undo goes back before training
     await doForward();
   }),
-  useNetwork: (spec) => guarded(() => useNetwork(spec)),
+  useNetwork: (spec, input) => guarded(() => useNetwork(spec, input)),
   presetChosen: (p) => { chooseDataset(...p.dataset, p.train); loadSamples(actions); },
   state: () => state,
   toast,
   applyEdit,
-  cancelEdit: () => { editing = null; $("editor").hidden = true; },
+  cancelEdit: closeEditor,
   isBusy: () => busy,
   phase: () => state.phase,
+  isCurrent: () => isCurrent(state),
 };
 
 async function start() {
+  await loadRegistry();
   const saved = loadSaved();
   try {
-    if (saved) {
-      applyStateFile(saved);
-      await loadNetwork();
-      await drawAll();
-    } else {
-      throw new Error("no saved state");
-    }
+    if (!saved) throw new Error("no saved state");
+    const network = await loadNetwork(saved.network);
+    applyStateFile({ ...saved, network });
   } catch {
     forgetSaved();
-    Object.assign(state, { network: null, input: null });
-    await loadNetwork();
-    state.network = summary.network;
-    await reset();
+    await reset({ network: await loadNetwork(null) });
   }
+  subscribe(scheduleRender);
+  started = true;
   syncInputs();
   bindControls(actions);
   showSpec(state.network, summary);
   bindArchitecture(actions);
   await bindTraining(actions);
   labelOptions();
-  syncStatus();
+  await scheduleRender();
   setBusy(false);
   document.body.dataset.ready = "1";
 }

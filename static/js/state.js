@@ -4,7 +4,10 @@
 const STORAGE_KEY = "backprop-viz-state-v1";
 const STATE_VERSION = 1;
 
-export const state = {
+// One store. Every change makes a new state object (and new arrays along any edited path), so
+// a view can tell a change by identity and none can miss one; the state and what it holds are
+// frozen, so an in-place edit throws instead of silently leaving a panel stale.
+export let state = deepFreeze({
   network: null,
   params: null,
   input: null,
@@ -13,34 +16,70 @@ export const state = {
   seed: 0,
   phase: "forward", // the phase that comes next: forward | backward | update
   iteration: 1,
-  fwd: null, // /api/forward response of this iteration
-  bwd: null, // /api/backward (or step) response of this iteration
+  fwd: null, // /api/forward (or backward/step) response shown in the strip
+  bwd: null, // /api/backward (or step) response, when its gradients are shown
+  basis: null, // what fwd/bwd were computed from: {params, input, label, iteration}
+  gradcheck: null, // {result, basis}: shown only while its basis is the current example
   lastUpdate: null, // {iteration, old, new, gradients, lr, loss, loss_after}
   losses: [], // [{iteration, loss, loss_after}]
   history: [], // snapshots at the start of each iteration: {iteration, params, losses}
-};
+});
 
-// A deep copy of plain JSON data (parameters, specs): snapshots must not share arrays with what is edited later.
-export const clone = (x) => JSON.parse(JSON.stringify(x));
-
-export function startHistory() {
-  state.history = [{ iteration: state.iteration, params: clone(state.params), losses: state.losses.length }];
+function deepFreeze(x) {
+  if (x === null || typeof x !== "object" || Object.isFrozen(x)) return x;
+  for (const v of Object.values(x)) deepFreeze(v);
+  return Object.freeze(x);
 }
 
-export function pushIteration(newParams, record) {
-  state.losses.push(record);
-  state.params = newParams;
-  state.iteration += 1;
-  state.history.push({ iteration: state.iteration, params: clone(newParams), losses: state.losses.length });
-  state.phase = "forward";
+const listeners = new Set();
+
+// Views subscribe; each gets the new state after every commit.
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function commit(patch) {
+  state = deepFreeze({ ...state, ...patch });
+  for (const fn of listeners) fn(state);
+  return state;
+}
+
+// A copy of nested arrays `arr` with `value` at `index`: new arrays along the path, the rest shared.
+export function setIn(arr, index, value) {
+  if (!index.length) return value;
+  const copy = arr.slice();
+  copy[index[0]] = setIn(arr[index[0]], index.slice(1), value);
+  return copy;
+}
+
+export const getIn = (arr, index) => index.reduce((a, i) => a[i], arr);
+
+// A deep copy of plain JSON data (parameters, specs) that can be edited (the store's are frozen).
+export const clone = (x) => JSON.parse(JSON.stringify(x));
+
+// Whether the shown forward/backward pass was computed from the current example.
+export const isCurrent = (s, basis = s.basis) =>
+  Boolean(basis) && basis.params === s.params && basis.input === s.input && basis.label === s.label;
+
+const cleared = { phase: "forward", fwd: null, bwd: null, basis: null, lastUpdate: null, gradcheck: null };
+
+// The iteration's update is done: its record, the new parameters, and the next iteration starts.
+export function pushIteration(newParams, record, lastUpdate) {
+  const iteration = state.iteration + 1;
+  commit({
+    losses: [...state.losses, record], params: newParams, iteration, phase: "forward", lastUpdate,
+    history: [...state.history, { iteration, params: newParams, losses: state.losses.length + 1 }],
+  });
 }
 
 // Parameters from elsewhere (a training run): a new iteration starts from them.
 export function adoptParams(params) {
-  state.params = params;
-  state.iteration += 1;
-  state.history.push({ iteration: state.iteration, params: clone(params), losses: state.losses.length, trained: true });
-  Object.assign(state, { phase: "forward", fwd: null, bwd: null, lastUpdate: null });
+  const iteration = state.iteration + 1;
+  commit({
+    ...cleared, params, iteration,
+    history: [...state.history, { iteration, params, losses: state.losses.length, trained: true }],
+  });
 }
 
 // Back to the start of iteration `iteration` (its parameters exactly as they were).
@@ -48,14 +87,10 @@ export function restore(iteration) {
   const i = state.history.findIndex((h) => h.iteration === iteration);
   if (i < 0) return false;
   const snap = state.history[i];
-  state.history = state.history.slice(0, i + 1);
-  state.params = clone(snap.params);
-  state.iteration = snap.iteration;
-  state.losses = state.losses.slice(0, snap.losses);
-  state.phase = "forward";
-  state.fwd = null;
-  state.bwd = null;
-  state.lastUpdate = null;
+  commit({
+    ...cleared, history: state.history.slice(0, i + 1), params: snap.params, iteration: snap.iteration,
+    losses: state.losses.slice(0, snap.losses),
+  });
   return true;
 }
 
@@ -67,6 +102,12 @@ export function undo() {
   if (state.phase !== "forward" && !trainedStart) return restore(state.iteration);
   if (state.history.length < 2) return false;
   return restore(state.history[state.history.length - 2].iteration);
+}
+
+// A deliberate weight edit: the iteration's starting snapshot follows it.
+export function editParams(params) {
+  const history = [...state.history.slice(0, -1), { ...state.history.at(-1), params }];
+  commit({ params, history, gradcheck: null });
 }
 
 export function exportable() {
@@ -123,7 +164,8 @@ export function checkStateFile(data) {
 }
 
 export function applyStateFile(data) {
-  Object.assign(state, {
+  commit({
+    ...cleared,
     network: data.network,
     params: data.params,
     input: data.input,
@@ -133,10 +175,6 @@ export function applyStateFile(data) {
     iteration: data.iteration,
     losses: data.losses,
     history: data.history.length ? data.history : [{ iteration: data.iteration, params: data.params, losses: data.losses.length }],
-    phase: "forward",
-    fwd: null,
-    bwd: null,
-    lastUpdate: null,
   });
 }
 

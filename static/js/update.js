@@ -1,9 +1,9 @@
 // The update W <- W - eta dW shown as W_old, eta*dW and W_new side by side, the loss
 // before and after, and the loss curve over the iterations done so far.
 import { el } from "./dom.js";
-import { drawArray, fmt } from "./heatmap.js";
+import { drawArray, fmt, maxAbs } from "./heatmap.js";
 
-const scale = (a, k) => (Array.isArray(a) ? a.map((v) => scale(v, k)) : a * k); // display only
+const scale = (a, k) => (Array.isArray(a) ? a.map((v) => scale(v, k)) : a === null ? null : a * k); // display only
 
 // Rows are built once per set of parameter names and then only redrawn: drawArray then
 // updates the plots it already made instead of creating three new ones per parameter every step.
@@ -40,12 +40,16 @@ export async function renderUpdate(box, upd) {
   const names = Object.keys(upd.old);
   if (built?.key !== names.join() || built.box !== box) built = build(box, names);
   built.head.textContent = `iteration ${upd.iteration}: η = ${upd.lr} · loss ${fmt(upd.loss, 4)} → ${fmt(upd.loss_after, 4)} on this example`;
-  const opts = { width: 118, signed: true, maxPanels: 2 };
-  await Promise.all(built.rows.flatMap(({ name, boxes }) => [
-    drawArray(boxes.old, "upd-old", name, upd.old[name], opts),
-    drawArray(boxes.step, "upd-step", name, scale(upd.gradients[`d${name}`], upd.lr), opts),
-    drawArray(boxes.new, "upd-new", name, upd.new[name], opts),
-  ]));
+  const opts = { width: 118, maxPanels: 2 };
+  // Old and new share one colour scale, so a colour means the same value on both sides.
+  await Promise.all(built.rows.flatMap(({ name, boxes }) => {
+    const pair = { ...opts, scale: Math.max(maxAbs(upd.old[name]), maxAbs(upd.new[name])) || 1 };
+    return [
+      drawArray(boxes.old, "upd-old", `${name}_old`, upd.old[name], pair),
+      drawArray(boxes.step, "upd-step", `eta_d${name}`, scale(upd.gradients[`d${name}`], upd.lr), opts),
+      drawArray(boxes.new, "upd-new", `${name}_new`, upd.new[name], pair),
+    ];
+  }));
 }
 
 export function renderLossCurve(div, losses) {

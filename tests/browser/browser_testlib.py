@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +33,10 @@ ARTIFACTS = REPO / "test-artifacts"
 STORAGE_KEY = "backprop-viz-state-v1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-# The page's default example: the seed's 6x6 vertical bar (columns 2 and 3 inked), label 1.
+# The page's default example on the seed's 6x6 input: a bent vertical stroke, label 1 (static/js/input.js).
+DEFAULT_X = [[[0, 0, 0, 1, 1, 0], [0, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0],
+              [0, 0, 1, 0.5, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 0, 0]]]
+# The seed's vertical bar (columns 2 and 3 inked), the "vertical bar" preset at 6x6.
 VERTICAL = [[[1.0 if c in (2, 3) else 0.0 for c in range(6)] for _ in range(6)]]
 LABEL = 1
 IDLE = "body[data-ready='1'][data-busy='0']"
@@ -120,6 +124,19 @@ def saved_state(page: Page) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def sig(v: float, digits: int) -> float:
+    """`v` as the page shows it with `digits` significant digits (heatmap.js fmt), as a float. JS's
+    toPrecision rounds the exact binary value half away from zero (0.0625 -> "0.063"), so this does too."""
+    if v == 0:
+        return 0.0
+    d = Decimal(v)
+    return float(d.quantize(Decimal(1).scaleb(d.adjusted() - digits + 1), rounding=ROUND_HALF_UP))
+
+
+def shown(page: Page, selector: str) -> float:
+    return float(page.inner_text(selector))
+
+
 def loss_points(page: Page) -> int:
     return page.evaluate("() => (document.getElementById('loss-curve').data?.[0]?.x ?? []).length")
 
@@ -161,14 +178,20 @@ def watch_progress_bar(page: Page) -> None:
     intermediate widths are seen even when no poll from here lands between two of them."""
     page.evaluate("""() => {
         const bar = document.getElementById('tr-bar');
-        window.__widths = [];
-        new MutationObserver(() => window.__widths.push(bar.style.width))
-            .observe(bar, { attributes: true, attributeFilter: ['style'] });
+        window.__styles = [];
+        // Each record's old value: widths set within one task (a stream chunk holding several
+        // progress lines) reach the observer as one batch, and the bar's current width is only the last.
+        new MutationObserver((records) => { for (const r of records) window.__styles.push(r.oldValue ?? ''); })
+            .observe(bar, { attributes: true, attributeFilter: ['style'], attributeOldValue: true });
     }""")
 
 
 def bar_widths(page: Page) -> list[float]:
-    return [float(w.removesuffix("%")) for w in page.evaluate("() => window.__widths") if w]
+    """Every width the bar was given since watch_progress_bar, in order, the current one last."""
+    styles = page.evaluate(
+        "() => [...window.__styles.slice(1), document.getElementById('tr-bar').getAttribute('style')]")
+    widths = [re.search(r"width:\s*([\d.]+)%", s or "") for s in styles]
+    return [float(m.group(1)) for m in widths if m]
 
 
 def fill_training_form(page: Page, *, dataset: str | None = None, classes: str | None = None,

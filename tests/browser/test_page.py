@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 from browser_testlib import (
+    DEFAULT_X,
     LABEL,
-    VERTICAL,
     PageLog,
     buttons_enabled,
     click_cell,
@@ -16,6 +16,8 @@ from browser_testlib import (
     saved_state,
     screenshot,
     shapes,
+    shown,
+    sig,
     wait_idle,
     wait_iteration,
     z,
@@ -63,7 +65,7 @@ def test_page_starts_clean_with_forward_next(page: Page, page_log: PageLog) -> N
     assert_phase(page, "forward")
     assert iteration(page) == 1
     assert page.inner_text("#loss-value") == "–"
-    assert z(page, "input-X-0") == VERTICAL[0]
+    assert z(page, "input-X-0") == DEFAULT_X[0]
     assert loss_points(page) == 0
     screenshot(page, "01-start.png")
 
@@ -122,14 +124,14 @@ def test_phases_by_click_and_by_keyboard(page: Page) -> None:
     assert loss_points(page) == 3
     assert page.locator("#gradwrap-Z1").is_visible()
     # The next Step redraws the update panel's plots in place (the same divs, new numbers).
-    page.evaluate("() => { window.__updW1 = document.getElementById('upd-new-W1-0'); }")
-    new_w1 = z(page, "upd-new-W1-0")
+    page.evaluate("() => { window.__updW1 = document.getElementById('upd-new-W1_new-0'); }")
+    new_w1 = z(page, "upd-new-W1_new-0")
     page.keyboard.press("s")
     wait_iteration(page, 5)
     assert_phase(page, "forward")
     assert loss_points(page) == 4
-    assert page.evaluate("() => window.__updW1 === document.getElementById('upd-new-W1-0')")
-    assert z(page, "upd-new-W1-0") != new_w1
+    assert page.evaluate("() => window.__updW1 === document.getElementById('upd-new-W1_new-0')")
+    assert z(page, "upd-new-W1_new-0") != new_w1
     assert page.inner_text("[data-testid=update-head]").startswith("iteration 4: η = 0.5 · loss ")
     # The curve's points are the losses the page recorded, one per iteration done.
     curve = page.evaluate("() => document.getElementById('loss-curve').data[0]")
@@ -142,8 +144,8 @@ def test_phases_by_click_and_by_keyboard(page: Page) -> None:
 def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.Client) -> None:
     network, params = seed_state(api)
     saved = saved_state(page)
-    assert saved["params"] == params and saved["input"] == VERTICAL and saved["label"] == LABEL
-    ref = post(api, "/api/backward", {"network": network, "params": params, "input": VERTICAL, "label": LABEL})
+    assert saved["params"] == params and saved["input"] == DEFAULT_X and saved["label"] == LABEL
+    ref = post(api, "/api/backward", {"network": network, "params": params, "input": DEFAULT_X, "label": LABEL})
 
     page.click("#btn-forward")
     wait_idle(page, "backward")
@@ -151,13 +153,20 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
     wait_idle(page, "update")
 
     acts, grads = ref["activations"], ref["gradients"]
+    # The default example shows every stage at work: ReLU zeroes some Z1 < 0, and each pool
+    # window has one clear winner (no ties, so the four outlines below are the only marks).
+    assert any(v < 0 for row in acts["Z1"][0] for v in row)
+    for i in (0, 2):
+        for j in (0, 2):
+            window = sorted(acts["A1"][0][r][c] for r in (i, i + 1) for c in (j, j + 1))
+            assert window[-1] > window[-2] + 0.05
     assert z(page, "act-X-0") == acts["X"][0]
     assert z(page, "act-Z1-0") == acts["Z1"][0]
     assert z(page, "act-A1-0") == acts["A1"][0]
     assert z(page, "act-P1-0") == acts["P1"][0]
     assert z(page, "act-F-0") == [acts["F"]]
     assert z(page, "act-A2-0") == [acts["A2"]]
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
     assert z(page, "grad-dZ1-0") == grads["dZ1"][0]
     assert z(page, "grad-dA2-0") == [grads["dA2"]]
     assert z(page, "pgrad-dW1-0") == grads["dW1"][0][0]
@@ -178,6 +187,25 @@ def test_plotted_numbers_and_pool_winners_equal_the_api(page: Page, api: httpx.C
         assert shapes(page, plot) == []
 
 
+def test_pool_ties_are_marked_as_ties_with_the_rules_pick(page: Page, api: httpx.Client) -> None:
+    """A blank input makes A1 constant: every window ties. Each shows the API's pick as an orange
+    dot and its equals as grey dots, and no winner outline (which swamped the map)."""
+    page.select_option("#preset", "blank")
+    wait_idle(page)
+    page.click("#btn-forward")
+    wait_idle(page, "backward")
+    state = saved_state(page)
+    ref = post(api, "/api/forward", {k: state[k] for k in ("network", "params", "input", "label")})
+    mask = ref["masks"]["P1"][0]
+    picked = {(r, c) for r, row in enumerate(mask) for c, v in enumerate(row) if v == 1}
+    marks = shapes(page, "act-A1-0")
+    assert [s for s in marks if s["type"] == "rect"] == []
+    orange = {(s["y0"] + 0.17, s["x0"] + 0.17) for s in marks if s["fillcolor"] == "#e07b1f"}
+    grey = {(s["y0"] + 0.17, s["x0"] + 0.17) for s in marks if s["fillcolor"] == "#bbb"}
+    assert {(round(r, 6), round(c, 6)) for r, c in orange} == picked
+    assert len(grey) == 12 and not grey & orange
+
+
 # ----------------------------------------------------------------------------- 5. painting
 def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None:
     network, params = seed_state(api)
@@ -192,7 +220,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
         "([r, c]) => document.body.dataset.busy === '0' && document.getElementById('act-X-0').data[0].z[r][c] === 1",
         arg=[row, col])
 
-    painted = [[list(r) for r in VERTICAL[0]]]
+    painted = [[list(r) for r in DEFAULT_X[0]]]
     painted[0][row][col] = 1.0
     assert z(page, "input-X-0") == painted[0]
     assert z(page, "act-X-0") == painted[0]
@@ -204,7 +232,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
     # Only the windows that cover (1, 0) changed: Z1 rows 0-1, column 0.
     changed = {(r, c) for r in range(4) for c in range(4) if z1[r][c] != before_z1[r][c]}
     assert changed <= {(0, 0), (1, 0)} and changed
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
 
 
 # ----------------------------------------------------------------------------- 7. undo
@@ -271,11 +299,11 @@ def test_editing_a_weight_feeds_the_forward_pass(page: Page, api: httpx.Client) 
 
     page.click("#btn-forward")
     wait_idle(page, "backward")
-    ref = post(api, "/api/forward", {"network": network, "params": expected, "input": VERTICAL, "label": LABEL})
-    old = post(api, "/api/forward", {"network": network, "params": params, "input": VERTICAL, "label": LABEL})
+    ref = post(api, "/api/forward", {"network": network, "params": expected, "input": DEFAULT_X, "label": LABEL})
+    old = post(api, "/api/forward", {"network": network, "params": params, "input": DEFAULT_X, "label": LABEL})
     assert z(page, "act-Z1-0") == ref["activations"]["Z1"][0]
     assert ref["activations"]["Z1"] != old["activations"]["Z1"]
-    assert page.inner_text("#loss-value") == f"{ref['loss']:.4f}"
+    assert shown(page, "#loss-value") == sig(ref["loss"], 5)
 
 
 # ----------------------------------------------------------------------------- 10. gradcheck

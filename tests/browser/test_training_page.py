@@ -20,6 +20,7 @@ from browser_testlib import (
     require_chromium,
     saved_state,
     screenshot,
+    sig,
     stage_names,
     start_training,
     train,
@@ -251,7 +252,7 @@ def test_one_iteration_of_the_two_block_network(page: Page, api: httpx.Client) -
     a3 = ref.json()["activations"]["A3"]
     shown = z(page, "act-A3-0")
     assert shown == [a3] or close(shown, [a3]), (shown, a3)
-    assert page.inner_text("#loss-value") == f"{ref.json()['loss']:.4f}"
+    assert float(page.inner_text("#loss-value")) == sig(ref.json()["loss"], 5)
 
     assert page.locator("#prediction .prob").count() == 10
     top = max(range(10), key=lambda i: a3[i])
@@ -287,8 +288,8 @@ def test_training_the_two_block_network_on_digits(page: Page) -> None:
     assert params(page) == trained
     probs = probabilities(page)
     assert len(probs) == 10
-    assert math.isclose(sum(probs), 1, abs_tol=0.006)  # ten values rounded to 3 decimals
+    assert math.isclose(sum(probs), 1, abs_tol=0.006)  # ten values rounded to 3 significant digits
     a3 = z(page, "act-A3-0")[0]
     assert math.isclose(sum(a3), 1, abs_tol=1e-12) and all(0 <= p <= 1 for p in a3)
-    assert [f"{p:.3f}" for p in a3] == [f"{p:.3f}" for p in probs]
+    assert probs == [sig(p, 3) for p in a3]  # 3 significant digits, as the page shows them
     screenshot(page, "12-twoblock-trained.png")
