@@ -40,9 +40,12 @@ def create_app() -> FastAPI:
         add_routes(app, router)
     app.mount("/static", StaticFiles(directory=str(pages.ROOT / "static")), name="static")
     app.mount("/vendor/swagger", StaticFiles(directory=str(pages.SWAGGER_UI)), name="swagger")
-    # Outermost last: headers go on every response, including the guard's own 413/408.
-    app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
+    # Outermost last: headers go on every response, including the guard's own 413/408; the
+    # guard wraps the in-flight limit, so a body still arriving holds no compute slot.
     app.add_middleware(ConcurrencyLimit, limit=settings.max_in_flight)
+    app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s,
+                       min_rate=settings.min_body_rate, grace_s=settings.body_rate_grace_s,
+                       max_bodies=settings.max_bodies_in_progress)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
     return app
 

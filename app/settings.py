@@ -37,6 +37,9 @@ class Settings:
     max_heavy_jobs: int = 4  # gradient checks and big networks waiting for a worker thread; more get a 503
     max_in_flight: int = int(os.environ.get("BPV_MAX_IN_FLIGHT", "128"))  # requests per worker; more get a 503
     max_samples: int = 64  # examples per /api/datasets/{name}/samples call
+    min_body_rate: float = float(os.environ.get("BPV_MIN_BODY_RATE", "1024"))  # bytes/s after the grace; slower: 408
+    body_rate_grace_s: float = float(os.environ.get("BPV_BODY_RATE_GRACE_S", "1"))  # before the rate applies
+    max_bodies_in_progress: int = int(os.environ.get("BPV_MAX_BODIES_IN_PROGRESS", "1024"))  # per worker; then 503
 
 
 settings = Settings()
