@@ -40,6 +40,10 @@ class Settings:
     min_body_rate: float = float(os.environ.get("BPV_MIN_BODY_RATE", "1024"))  # bytes/s after the grace; slower: 408
     body_rate_grace_s: float = float(os.environ.get("BPV_BODY_RATE_GRACE_S", "1"))  # before the rate applies
     max_bodies_in_progress: int = int(os.environ.get("BPV_MAX_BODIES_IN_PROGRESS", "1024"))  # per worker; then 503
+    train_slots: int = int(os.environ.get("BPV_TRAIN_SLOTS", str(os.cpu_count() or 1)))  # runs at once, per server
+    train_queue_max: int = int(os.environ.get("BPV_TRAIN_QUEUE_MAX", "64"))  # runs waiting; more get a 429
+    train_queue_dir: str = os.environ.get("BPV_TRAIN_QUEUE_DIR", "")  # shared by the workers; "": a temp dir per server
+    train_queue_heartbeat_s: float = float(os.environ.get("BPV_TRAIN_QUEUE_HEARTBEAT_S", "5"))  # queued line interval
 
 
 settings = Settings()
