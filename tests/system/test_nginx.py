@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,82 +20,36 @@ from pathlib import Path
 import httpx
 import pytest
 from api_testlib import BAR_INPUT, strict_json
-from system_testlib import ROOT, Server, check_security_headers, free_port
+from system_testlib import Server, check_security_headers
 
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+from bench.load import NGINX_CONFIG, Nginx, find_nginx, nginx_config
+
+NGINX = find_nginx()
 if NGINX is None:
     if os.environ.get("BPV_REQUIRE_NGINX") == "1":
         raise RuntimeError("BPV_REQUIRE_NGINX=1 but nginx is not installed (apt-get install nginx)")
     pytest.skip("nginx is not installed (apt-get install nginx)", allow_module_level=True)
 
-CONFIG = ROOT / "docs" / "nginx.conf"
 HEADER_TIMEOUT = 5.0  # client_header_timeout in docs/nginx.conf
 
 
-def config_for(listen: int, upstreams: list[int], prefix: Path) -> str:
-    """docs/nginx.conf with this test's ports, and pid, logs and temp files under ``prefix``."""
-    text = CONFIG.read_text()
+def test_the_config_is_the_documented_one_with_only_ports_and_paths_changed(tmp_path: Path) -> None:
+    text = nginx_config(18080, [18001, 18002], tmp_path)
     assert f"client_header_timeout {HEADER_TIMEOUT:g}s;" in text
-    text = text.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{listen};")
-    for default, port in zip((8001, 8002), upstreams, strict=True):
-        assert f"server 127.0.0.1:{default} " in text
-        text = text.replace(f"server 127.0.0.1:{default} ", f"server 127.0.0.1:{port} ")
-    text = re.sub(r"^pid .*;$", f"pid {prefix}/nginx.pid;", text, flags=re.M)
-    text = re.sub(r"^(\s*)(error_log|access_log) /var/log/nginx/(\S+)", rf"\1\2 {prefix}/\3", text, flags=re.M)
-    text = re.sub(r"^(\s*)(\w+_temp_path) /var/lib/nginx/(\w+);", rf"\1\2 {prefix}/\3;", text, flags=re.M)
-    text = text.replace("worker_processes auto;", "worker_processes 1;")  # a shared 2-core machine
-    assert "/var/" not in text and "/run/" not in text, text
-    return text
-
-
-class Nginx:
-    def __init__(self, upstreams: list[int], prefix: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        conf = prefix / "nginx.conf"
-        conf.write_text(config_for(self.port, upstreams, prefix))
-        self.proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"nginx exited with {self.proc.returncode}: {err[-2000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < end, "nginx did not start"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # a fast shutdown of master and workers
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+    changed = [(a, b) for a, b in zip(NGINX_CONFIG.read_text().splitlines(), text.splitlines(), strict=True) if a != b]
+    for before, after in changed:
+        assert re.search(r"8080|800[12]|/var/|/run/|worker_processes", before), (before, after)
+    assert "least_conn;" in text and "proxy_buffering off;" in text
 
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[tuple[Nginx, list[Server]]]:
-    # Its own prefix, readable by all: started as root, nginx's workers run as "nobody" and
-    # write request bodies under it (pytest's own temp dirs are private to their owner).
-    prefix = Path(tempfile.mkdtemp(prefix="bpv-nginx-"))
-    prefix.chmod(0o755)
-    try:
-        with Server(workers=2) as a, Server(workers=2) as b:
-            proxy = Nginx([a.port, b.port], prefix)
-            try:
-                yield proxy, [a, b]
-            finally:
-                proxy.stop()
-    finally:
-        shutil.rmtree(prefix, ignore_errors=True)
+    with Server(workers=2) as a, Server(workers=2) as b:
+        proxy = Nginx([a.port, b.port], str(NGINX))
+        try:
+            yield proxy, [a, b]
+        finally:
+            proxy.stop()
 
 
 async def closed_after(port: int, send: list[bytes], gap: float, limit: float) -> tuple[float, bytes]:
