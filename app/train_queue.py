@@ -7,13 +7,14 @@ lives in a directory the workers share instead:
 - ``slot-<i>``: one file per slot; a running run holds an exclusive ``flock`` on one. The kernel
   drops the lock when its process dies, so a killed worker never keeps a slot.
 - ``state.json``: under its own ``flock``, the ticket counter, the waiting tickets (ticket, pid,
-  cost) in order, the running runs (slot, pid, cost, start time) and the measured rate in
-  multiply-adds per second of one run. Entries of a dead process, and running entries whose
-  slot is not locked, are dropped at every look.
+  cost) in order, the running runs (slot, pid, cost, start time), the workers that have used
+  the queue, and the measured rate in multiply-adds per second of one run. Entries of a dead
+  process, and running entries whose slot is not locked, are dropped at every look.
 
 Each process polls the state every ``POLL_S`` while it has waiters (and at once when one joins
-or leaves): the first ``free`` waiters in ticket order may take a free slot, so a waiter never
-overtakes an earlier one, whichever worker holds it. Estimates come from the runs' own cost
+or leaves) and starts its waiters when it is their turn: first come, first served, whichever
+worker holds them, except that a worker already running its share of the slots lets another
+worker's waiter go first (``_next_turn``). Estimates come from the runs' own cost
 (``run_macs``) divided by the rate measured on the runs this server finished.
 """
 
@@ -29,6 +30,7 @@ import os
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +112,7 @@ class TrainQueue:
         state.setdefault("rate", ASSUMED_RATE)
         state.setdefault("waiting", [])
         state.setdefault("running", [])
+        state.setdefault("workers", [])
         return fd, state
 
     @staticmethod
@@ -133,6 +136,7 @@ class TrainQueue:
         state["waiting"] = [w for w in state["waiting"]
                             if (w[0] in mine if w[1] == self.pid else _alive(w[1]))]
         state["running"] = [r for r in state["running"] if r[0] < self.slots and self._slot_held(r[0])]
+        state["workers"] = [pid for pid in state["workers"] if pid == self.pid or _alive(pid)]
 
     def _schedule(self, state: dict[str, Any], now: float) -> list[float]:
         """When each waiting run would start (seconds from now), slots taken in turn."""
@@ -157,6 +161,8 @@ class TrainQueue:
                     if len(state["waiting"]) >= self.bound:
                         first = min(self._schedule(state, time.time())[:1] or [1.0])
                         raise QueueFull(len(state["waiting"]), max(1, min(60, math.ceil(first))))
+                    if self.pid not in state["workers"]:
+                        state["workers"].append(self.pid)
                     join.ticket = state["next"]
                     state["next"] += 1
                     state["waiting"].append([join.ticket, self.pid, join.macs])
@@ -174,19 +180,29 @@ class TrainQueue:
         finally:
             os.close(fd)
 
+    def _next_turn(self, state: dict[str, Any]) -> list[Any]:
+        """Whose turn it is: the first waiter whose worker runs fewer than its share of the slots,
+        else the first waiter. A worker runs its runs in threads of one process, which share one
+        interpreter lock, so two runs in one worker while another worker idles would use about
+        one core; the share spreads them, at the cost of a waiter being passed by at most the
+        rest of its own worker's current run."""
+        share = math.ceil(self.slots / max(1, len(state["workers"])))
+        running = Counter(r[1] for r in state["running"])
+        return next((w for w in state["waiting"] if running[w[1]] < share), state["waiting"][0])
+
     def _start_turns(self, state: dict[str, Any]) -> None:
         taken = {r[0] for r in state["running"]}
         free = [s for s in range(self.slots) if s not in taken]
-        turns = state["waiting"][:len(free)]
-        for w in turns:
+        while free and state["waiting"]:
+            w = self._next_turn(state)
             place = self.local.get(w[0]) if w[1] == self.pid else None
             if place is None:
-                continue  # another worker's turn: it starts it at its next look
+                return  # another worker's turn: it starts it at its next look
             slot = free.pop(0)
             fd = os.open(self.dir / f"slot-{slot}", os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BlockingIOError:  # not free after all: held by a run not (yet) in the state
                 os.close(fd)
                 continue
             place.slot, place.fd, place.started_at, place.position = slot, fd, time.time(), 0
