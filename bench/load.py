@@ -7,7 +7,8 @@ bounded in time and stops by itself.
   Run: python bench/load.py [--workers 2] [--clients 50] [--seconds 30]
 - ``classroom``: N learners, each doing step, step, step, train, step with think times between,
   starting within 3 s, against one server (--workers 2) or against two such servers behind nginx
-  with docs/nginx.conf. The run is the page's two-block digits preset. Reported: /api/step
+  with docs/nginx.conf (each with half the machine's training slots, as two machines of half
+  its size). The run is the page's two-block digits preset. Reported: /api/step
   p50/p95 latency (all, and while runs are training), runs completed and refused, whether every
   result is bit for bit a lone run's, and the last run's finish against N x one run / cores.
   Run: python bench/load.py classroom [--learners 30] [--target one|nginx]
@@ -350,12 +351,15 @@ def classroom(learners: int = 30, target: str = "one", preset: str = "digits", c
               spread_s: float = 3.0, think_s: tuple[float, float] = (0.5, 2.0)) -> dict:
     """The classroom against one 2-worker server ("one") or two behind nginx ("nginx")."""
     cores = cores or os.cpu_count() or 1
+    n = 1 if target == "one" else 2
+    # Two replicas on one machine stand for two machines: they share its cores between them.
+    env = {**os.environ, "BPV_TRAIN_SLOTS": str(max(1, cores // n))}
     servers = []
     proxy = None
     try:
-        for _ in range(1 if target == "one" else 2):
+        for _ in range(n):
             port = free_port()
-            servers.append((port, subprocess.Popen(production_command(port, 2), cwd=ROOT, env={**os.environ})))
+            servers.append((port, subprocess.Popen(production_command(port, 2), cwd=ROOT, env=env)))
             wait_ready(port)
         base_url = f"http://127.0.0.1:{servers[0][0]}"
         if target == "nginx":
