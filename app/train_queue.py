@@ -133,10 +133,10 @@ class TrainQueue:
 
     def _purge(self, state: dict[str, Any]) -> None:
         mine = self.local.keys()
-        state["waiting"] = [w for w in state["waiting"]
-                            if (w[0] in mine if w[1] == self.pid else _alive(w[1]))]
+        alive = {pid: pid == self.pid or _alive(pid) for pid in {w[1] for w in state["waiting"]} | {*state["workers"]}}
+        state["waiting"] = [w for w in state["waiting"] if (w[0] in mine if w[1] == self.pid else alive[w[1]])]
         state["running"] = [r for r in state["running"] if r[0] < self.slots and self._slot_held(r[0])]
-        state["workers"] = [pid for pid in state["workers"] if pid == self.pid or _alive(pid)]
+        state["workers"] = [pid for pid in state["workers"] if alive[pid]]
 
     def _schedule(self, state: dict[str, Any], now: float) -> list[float]:
         """When each waiting run would start (seconds from now), slots taken in turn."""
@@ -236,18 +236,27 @@ class TrainQueue:
         self._ensure_poller(loop)
         return place
 
-    async def wait(self, place: Place, heartbeat_s: float) -> AsyncIterator[dict[str, Any]]:
-        """The place's queued status whenever it changes and at least every ``heartbeat_s``,
-        until it starts (nothing at all if it started at once)."""
+    async def wait(self, place: Place, heartbeat_s: float, min_gap_s: float = 1.0) -> AsyncIterator[dict[str, Any]]:
+        """The place's queued status at least every ``heartbeat_s``, and when it moves up (at
+        most every ``min_gap_s``: with short runs every waiter moves at every start, and a line
+        each time would keep the workers busy writing them), until it starts (at once; nothing
+        at all if it started at once)."""
+        loop = asyncio.get_running_loop()
         while place.slot is None:
             yield place.status()
-            place.changed.clear()
-            if place.slot is not None:
-                return
-            try:
-                await asyncio.wait_for(place.changed.wait(), heartbeat_s)
-            except TimeoutError:
-                pass
+            sent = loop.time()
+            moved = False
+            while place.slot is None:
+                now = loop.time()
+                until = min(sent + heartbeat_s, sent + min_gap_s if moved else math.inf)
+                if now >= until:
+                    break
+                place.changed.clear()
+                try:
+                    await asyncio.wait_for(place.changed.wait(), until - now)
+                    moved = True
+                except TimeoutError:
+                    pass
 
     def leave(self, place: Place, finished: bool = False) -> None:
         """Leave the queue or give back the slot (at once: a cancelled waiter frees its place).
