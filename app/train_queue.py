@@ -31,7 +31,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,39 +97,47 @@ class TrainQueue:
         self.bound = bound
         self.pid = os.getpid()
         self.local: dict[int, Place] = {}
-        self.lock = threading.Lock()  # the local places; uvicorn in a test thread may share this process
+        # The local places and the one open state file (a test may run uvicorn in a thread of this process).
+        self.lock = threading.Lock()
         self.pollers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.dir.stat().st_uid != os.getuid():
             raise RuntimeError(f"{self.dir} belongs to another user: set BPV_TRAIN_QUEUE_DIR")
+        self.state_fd = os.open(self.dir / "state.json", os.O_RDWR | os.O_CREAT, 0o600)
+        self.probes = [os.open(self.dir / f"slot-{i}", os.O_RDWR | os.O_CREAT, 0o600) for i in range(slots)]
 
     # ------------------------------------------------------------------ the shared state
-    def _locked_state(self) -> tuple[int, dict[str, Any]]:
-        fd = os.open(self.dir / "state.json", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        raw = os.pread(fd, 1 << 20, 0)
-        state = json.loads(raw) if raw else {}
-        state.setdefault("next", 1)
-        state.setdefault("rate", ASSUMED_RATE)
-        state.setdefault("waiting", [])
-        state.setdefault("running", [])
-        state.setdefault("workers", [])
-        return fd, state
-
-    @staticmethod
-    def _save(fd: int, state: dict[str, Any]) -> None:
-        data = json.dumps(state).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+    @contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        """The shared state, locked against this process's other threads and every other
+        process, and written back if it changed. One open file for the whole process: each
+        system call here lets a training thread take the interpreter lock for up to its
+        switch interval, so a look at the queue makes as few as it can."""
+        with self.lock:
+            fcntl.flock(self.state_fd, fcntl.LOCK_EX)
+            try:
+                raw = os.pread(self.state_fd, 1 << 20, 0)
+                state = json.loads(raw) if raw else {}
+                for key, default in (("next", 1), ("rate", ASSUMED_RATE), ("waiting", []), ("running", []),
+                                     ("workers", [])):
+                    state.setdefault(key, default)
+                yield state
+                data = json.dumps(state).encode()
+                if data != raw:
+                    os.ftruncate(self.state_fd, 0)
+                    os.pwrite(self.state_fd, data, 0)
+            finally:
+                fcntl.flock(self.state_fd, fcntl.LOCK_UN)
 
     def _slot_held(self, slot: int) -> bool:
-        fd = os.open(self.dir / f"slot-{slot}", os.O_RDWR | os.O_CREAT, 0o600)
+        """Whether a run holds the slot's lock (any process's, this one's included: a lock is
+        per open file, and the probe is a file of its own)."""
+        probe = self.probes[slot]
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
-        finally:
-            os.close(fd)  # also drops the lock just taken
+        fcntl.flock(probe, fcntl.LOCK_UN)
         return False
 
     def _purge(self, state: dict[str, Any]) -> None:
@@ -153,32 +162,26 @@ class TrainQueue:
 
     def _round(self, join: Place | None = None) -> None:
         """One look at the queue: join, start the local waiters whose turn it is, update the rest."""
-        fd, state = self._locked_state()
-        try:
-            with self.lock:
-                self._purge(state)
-                if join is not None:
-                    if len(state["waiting"]) >= self.bound:
-                        first = min(self._schedule(state, time.time())[:1] or [1.0])
-                        raise QueueFull(len(state["waiting"]), max(1, min(60, math.ceil(first))))
-                    if self.pid not in state["workers"]:
-                        state["workers"].append(self.pid)
-                    join.ticket = state["next"]
-                    state["next"] += 1
-                    state["waiting"].append([join.ticket, self.pid, join.macs])
-                    self.local[join.ticket] = join
-                self._start_turns(state)
-                now = time.time()
-                for i, (w, start) in enumerate(zip(state["waiting"], self._schedule(state, now))):
-                    place = self.local.get(w[0]) if w[1] == self.pid else None
-                    if place is not None:
-                        moved = place.position != i + 1
-                        place.position, place.estimate_s = i + 1, start
-                        if moved:  # a new line for a new place; the heartbeat carries the estimate
-                            place.loop.call_soon_threadsafe(place.changed.set)
-            self._save(fd, state)
-        finally:
-            os.close(fd)
+        with self._state() as state:
+            self._purge(state)
+            if join is not None:
+                if len(state["waiting"]) >= self.bound:
+                    first = min(self._schedule(state, time.time())[:1] or [1.0])
+                    raise QueueFull(len(state["waiting"]), max(1, min(60, math.ceil(first))))
+                if self.pid not in state["workers"]:
+                    state["workers"].append(self.pid)
+                join.ticket = state["next"]
+                state["next"] += 1
+                state["waiting"].append([join.ticket, self.pid, join.macs])
+                self.local[join.ticket] = join
+            self._start_turns(state)
+            for i, (w, start) in enumerate(zip(state["waiting"], self._schedule(state, time.time()))):
+                place = self.local.get(w[0]) if w[1] == self.pid else None
+                if place is not None:
+                    moved = place.position != i + 1
+                    place.position, place.estimate_s = i + 1, start
+                    if moved:  # a new line for a new place; the heartbeat carries the estimate
+                        place.loop.call_soon_threadsafe(place.changed.set)
 
     def _next_turn(self, state: dict[str, Any]) -> list[Any]:
         """Whose turn it is: the first waiter whose worker runs fewer than its share of the slots,
@@ -261,31 +264,21 @@ class TrainQueue:
     def leave(self, place: Place, finished: bool = False) -> None:
         """Leave the queue or give back the slot (at once: a cancelled waiter frees its place).
         A finished run's measured rate updates the estimates."""
-        fd, state = self._locked_state()
-        try:
-            with self.lock:
-                self.local.pop(place.ticket, None)
-                state["waiting"] = [w for w in state["waiting"] if not (w[0] == place.ticket and w[1] == self.pid)]
-                if place.slot is not None:
-                    state["running"] = [r for r in state["running"] if not (r[0] == place.slot and r[1] == self.pid)]
-                    elapsed = time.time() - place.started_at
-                    if finished and elapsed > 0.05:
-                        state["rate"] = 0.7 * state["rate"] + 0.3 * place.macs / elapsed
-                    if place.fd is not None:
-                        os.close(place.fd)
-                    place.slot = place.fd = None
-            self._save(fd, state)
-        finally:
-            os.close(fd)
+        with self._state() as state:
+            self.local.pop(place.ticket, None)
+            state["waiting"] = [w for w in state["waiting"] if not (w[0] == place.ticket and w[1] == self.pid)]
+            if place.slot is not None:
+                state["running"] = [r for r in state["running"] if not (r[0] == place.slot and r[1] == self.pid)]
+                elapsed = time.time() - place.started_at
+                if finished and elapsed > 0.05:
+                    state["rate"] = 0.7 * state["rate"] + 0.3 * place.macs / elapsed
+                if place.fd is not None:
+                    os.close(place.fd)
+                place.slot = place.fd = None
         self._round()  # the next in line may start now
 
     def snapshot(self) -> dict[str, Any]:
         """The shared state as it is now (for tests and the health of the queue)."""
-        fd, state = self._locked_state()
-        try:
-            with self.lock:
-                self._purge(state)
-            self._save(fd, state)
+        with self._state() as state:
+            self._purge(state)
             return {"waiting": len(state["waiting"]), "running": len(state["running"]), "rate": state["rate"]}
-        finally:
-            os.close(fd)
