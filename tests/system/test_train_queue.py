@@ -237,7 +237,7 @@ def run_streamed(base: str, body: Json, gaps: list[float]) -> tuple[list[Json], 
 
 def test_thirty_learners_within_3_s_all_get_their_run(tmp_path: Path, seed_params: Json) -> None:
     """30 streamed runs submitted within 3 s to one 2-worker server: all 30 complete, none is
-    refused, each that waits sees its place first (queued lines at least every heartbeat), then
+    refused, each that waits sees its place first (a queued line at least every 10 s), then
     its progress; both cores work; the result is bit for bit that of a lone run."""
     heartbeat = 0.5
     env = {"BPV_TRAIN_QUEUE_DIR": str(tmp_path), "BPV_TRAIN_SLOTS": "2",
@@ -270,6 +270,8 @@ def test_thirty_learners_within_3_s_all_get_their_run(tmp_path: Path, seed_param
                        for line in lines[:first_start])
         assert json.dumps(lines[-1]["params"]) == json.dumps(alone["params"])  # bit for bit
     assert queued >= 10, queued  # most had to wait: the queue, not luck, served them
-    assert max(gaps) < heartbeat + 1.0, max(gaps)
+    # The issue's bound for a queued stream (the heartbeat's own timing is checked above without
+    # a server: here 30 client threads and a loaded machine may delay a line by a second or so).
+    assert max(gaps) < 10.0, max(gaps)
     assert elapsed < 90, elapsed
     assert os.listdir(tmp_path)  # the workers shared this directory
