@@ -38,9 +38,12 @@ def create_app() -> FastAPI:
     routers = (meta, layers, engine_api, explain, images, training, pages)
     for router in (r.router for r in routers):
         add_routes(app, router)
-    # Outermost last: headers go on every response, including the guard's own 413/408.
-    app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s)
+    # Outermost last: headers go on every response, including the guard's own 413/408; the
+    # guard wraps the in-flight limit, so a body still arriving holds no compute slot.
     app.add_middleware(ConcurrencyLimit, limit=settings.max_in_flight)
+    app.add_middleware(BodyGuard, limit_for=body_limit, timeout_s=settings.body_timeout_s,
+                       min_rate=settings.min_body_rate, grace_s=settings.body_rate_grace_s,
+                       max_bodies=settings.max_bodies_in_progress)
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
     return app
 

@@ -2,7 +2,8 @@
 
 ``BodyGuard`` reads the whole request body before the app sees it, so a body over its cap
 gets a 413 and a body that trickles in gets a 408, before any parsing happens: FastAPI
-would otherwise turn an exception raised while it reads into a vague 400.
+would otherwise turn an exception raised while it reads into a vague 400. It wraps
+``ConcurrencyLimit``, so only a request whose body is in counts against the compute limit.
 ``SecurityHeaders`` adds the same security headers to every response.
 """
 
@@ -32,50 +33,37 @@ async def send_json(send: Send, status: int, body: dict[str, Any],
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int], timeout_s: float) -> None:
+    """Reads the body, bounded three ways: its size (413), its overall time (408) and its rate
+    (408 once it falls under ``min_rate`` bytes/s after ``grace_s``), so a trickling client is
+    cut off within about a second. At most ``max_bodies`` bodies are read at once (then 503):
+    it sits outside ``ConcurrencyLimit``, so a request waiting for its body holds no compute slot."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], int], timeout_s: float,
+                 min_rate: float = 1024.0, grace_s: float = 1.0, max_bodies: int = 1024) -> None:
         self.app = app
         self.limit_for = limit_for  # (path, content type) -> bytes allowed
         self.timeout_s = timeout_s
+        self.min_rate = min_rate
+        self.grace_s = grace_s
+        self.max_bodies = max_bodies
+        self.reading = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        ctype = headers.get(b"content-type", b"").decode("latin-1").lower()
-        limit = self.limit_for(scope["path"], ctype)
-        declared = headers.get(b"content-length")
-        too_large = {"detail": f"request body too large: at most {limit} bytes ({limit / 1048576:.2f} MiB) "
-                               "are accepted here"}
-        if declared is not None:
-            try:
-                if int(declared) > limit:
-                    await send_json(send, 413, too_large)
-                    return
-            except ValueError:
-                await send_json(send, 400, {"detail": "the Content-Length header is not a number"})
-                return
-        chunks: list[bytes] = []
-        size = 0
-        # asyncio.timeout rather than wait_for: no task per receive() on the hot path.
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return
-                    body = message.get("body", b"")
-                    size += len(body)
-                    if size > limit:
-                        await send_json(send, 413, too_large)
-                        return
-                    chunks.append(body)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            await send_json(send, 408, {"detail": f"the request body did not arrive within {self.timeout_s:g} s"})
+        if self.reading >= self.max_bodies:
+            await send_json(send, 503, {"detail": f"the server is busy ({self.max_bodies} request bodies are arriving "
+                                                  "on this worker); retry in a moment"},
+                            headers=((b"retry-after", b"1"), (b"connection", b"close")))
             return
-        whole = b"".join(chunks)
+        self.reading += 1
+        try:
+            whole = await self._read(scope, receive, send)
+        finally:
+            self.reading -= 1
+        if whole is None:
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -87,10 +75,59 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
+    async def _read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None once a refusal has been sent (or the client has gone)."""
+        headers = dict(scope.get("headers") or [])
+        ctype = headers.get(b"content-type", b"").decode("latin-1").lower()
+        limit = self.limit_for(scope["path"], ctype)
+        declared = headers.get(b"content-length")
+        too_large = {"detail": f"request body too large: at most {limit} bytes ({limit / 1048576:.2f} MiB) "
+                               "are accepted here"}
+        if declared is not None:
+            try:
+                if int(declared) > limit:
+                    await send_json(send, 413, too_large)
+                    return None
+            except ValueError:
+                await send_json(send, 400, {"detail": "the Content-Length header is not a number"})
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        end = start + self.timeout_s
+        # One asyncio.timeout_at, moved on as bytes arrive (no task per receive() on the hot path):
+        # the body must keep up with min_rate after the grace, and end within timeout_s.
+        try:
+            async with asyncio.timeout_at(min(end, start + self.grace_s)) as deadline:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    body = message.get("body", b"")
+                    size += len(body)
+                    if size > limit:
+                        await send_json(send, 413, too_large)
+                        return None
+                    chunks.append(body)
+                    if not message.get("more_body", False):
+                        break
+                    deadline.reschedule(min(end, start + self.grace_s + size / self.min_rate))
+        except TimeoutError:
+            elapsed = loop.time() - start
+            if elapsed >= self.timeout_s - 0.01:
+                detail = f"the request body did not arrive within {self.timeout_s:g} s"
+            else:
+                detail = (f"the request body did not arrive fast enough: {size} bytes in {elapsed:.1f} s; at least "
+                          f"{self.min_rate:g} bytes/s are required after the first {self.grace_s:g} s")
+            await send_json(send, 408, {"detail": detail})
+            return None
+        return b"".join(chunks)
+
 
 class ConcurrencyLimit:
-    """At most ``limit`` requests in flight per worker; the next gets a 503 at once (with
-    Retry-After) instead of queueing until everyone times out. Health checks are exempt so a
+    """At most ``limit`` requests in flight per worker (counted once their body is in); the next
+    gets a 503 at once (with Retry-After) instead of queueing until everyone times out. Health checks are exempt so a
     load balancer can tell "busy" from "down"."""
 
     def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ("/api/health",)) -> None:

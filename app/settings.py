@@ -7,6 +7,7 @@ page's templates use, so no limit is typed in twice. The README lists every vari
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -44,10 +45,16 @@ class Settings(BaseSettings):
     # Multiply-adds one training run may spend, forward and backward (about 3x forward) plus
     # its evaluations: roughly 30 s of NumPy here at worst.
     max_train_macs: int = Field(30_000_000_000, ge=1)
-    max_concurrent_trainings: int = Field(2, ge=1)  # one per core; more get a 429
     max_heavy_jobs: int = Field(4, ge=1)  # gradient checks and big networks waiting for a thread; more get a 503
     max_in_flight: int = Field(128, ge=1)  # requests per worker; more get a 503
     max_samples: int = Field(64, ge=1)  # examples per /api/datasets/{name}/samples call
+    min_body_rate: float = Field(1024.0, gt=0)  # bytes/s a body must keep up after its grace; slower: 408
+    body_rate_grace_s: float = Field(1.0, ge=0)  # seconds before the rate applies
+    max_bodies_in_progress: int = Field(1024, ge=1)  # bodies still arriving, per worker; more get a 503
+    train_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # runs at once, per server
+    train_queue_max: int = Field(64, ge=0)  # runs waiting their turn; more get a 429
+    train_queue_dir: str = ""  # shared by the workers; "": a temp dir named after the server's process
+    train_queue_heartbeat_s: float = Field(5.0, gt=0)  # a queued stream's line interval at least
 
     def page_limits(self) -> dict[str, Any]:
         """The limits a client may show or check before sending: /api/health's ``limits``, and

@@ -2,15 +2,16 @@
 
 Training runs in worker threads, in chunks, so the event loop never blocks on NumPy; with
 `stream: true` each chunk's history point goes out as an NDJSON line as soon as it exists,
-and a client that disconnects (cancel) stops the run at the next chunk boundary."""
+and a client that disconnects (cancel) stops the run at the next chunk boundary, streamed or
+not. Runs wait their turn in the machine's queue (app/train_queue.py): a streamed one says
+where it stands in `queued` lines until it starts."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,11 +21,28 @@ from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
+from app.train_queue import Place, QueueFull, TrainQueue, default_directory
 from engine import datasets
 from engine.train import DatasetMismatch, Trainer, eval_every, run_macs
 
 router = APIRouter(prefix="/api", tags=["training"])
-_running = asyncio.Semaphore(settings.max_concurrent_trainings)
+# Whether the client has gone (closed the stream or the page): a run waiting or running for
+# nobody stops. A dependency, so the route still takes nothing from the request itself.
+Gone = Callable[[], Awaitable[bool]]
+
+
+async def client_gone(request: Request) -> Gone:
+    return request.is_disconnected
+_queue: TrainQueue | None = None
+
+
+def queue() -> TrainQueue:
+    """This server's queue, made on first use (in the worker, which knows its supervisor)."""
+    global _queue
+    if _queue is None:
+        _queue = TrainQueue(default_directory(settings.train_queue_dir), settings.train_slots,
+                            settings.train_queue_max)
+    return _queue
 
 
 def dataset(name: str, classes: list[int] | None = None) -> datasets.Dataset:
@@ -77,7 +95,7 @@ def _parse_classes(text: str | None) -> list[int] | None:
         raise ApiError(422, f"classes must be comma-separated integers, got {text!r}") from None
 
 
-def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
+def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset, int]:
     net = compute.network(req.network)
     params = compute.params(net, req.params)
     data = dataset(req.dataset, req.classes)
@@ -93,7 +111,7 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset]:
         trainer = Trainer(net, params, data, req.batch_size, req.learning_rate, req.optimizer, req.seed)
     except DatasetMismatch as e:
         raise ApiError(422, str(e)) from None
-    return trainer, eval_every(req.iterations, req.points), data
+    return trainer, eval_every(req.iterations, req.points), data, cost
 
 
 def _chunk(trainer: Trainer, n: int) -> dict[str, Any] | None:
@@ -101,9 +119,13 @@ def _chunk(trainer: Trainer, n: int) -> dict[str, Any] | None:
     return trainer.evaluate() if trainer.run(n) else None
 
 
-async def _points(trainer: Trainer, iterations: int, every: int) -> AsyncIterator[dict[str, Any]]:
-    """The run chunk by chunk in the thread pool, each chunk's history point as it exists."""
+async def _points(trainer: Trainer, iterations: int, every: int,
+                  gone: Gone | None = None) -> AsyncIterator[dict[str, Any]]:
+    """The run chunk by chunk in the thread pool, each chunk's history point as it exists;
+    with ``gone``, it stops before the next chunk once that client has gone."""
     while trainer.iteration < iterations:
+        if gone is not None and await gone():
+            return
         point = await run_in_threadpool(_chunk, trainer, min(every, iterations - trainer.iteration))
         if point is None:
             return
@@ -121,43 +143,73 @@ def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
     }
 
 
-async def _acquire() -> None:
-    if _running.locked():
-        raise ApiError(429, f"{settings.max_concurrent_trainings} training runs are in progress already; "
-                            "try again when one finishes")
-    await _running.acquire()
+def _join(cost: int) -> Place:
+    try:
+        return queue().join(cost)
+    except QueueFull as e:
+        raise ApiError(429, f"the training queue is full ({e.waiting} runs are waiting for "
+                            f"{settings.train_slots} at a time); retry in {e.retry_after_s} s",
+                       headers={"Retry-After": str(e.retry_after_s)}) from None
+
+
+async def _turn(place: Place, gone: Gone) -> bool:
+    """Wait for the place's turn; False if the client went away first."""
+    async for _ in queue().wait(place, 0.25):  # a quarter second: how soon a gone client is noticed
+        if await gone():
+            return False
+    return True
+
+
+class _Queued(StreamingResponse):
+    """A stream that gives its place back however it ends, even cancelled before its first line."""
+
+    def __init__(self, content: AsyncIterator[bytes], place: Place) -> None:
+        super().__init__(content, media_type="application/x-ndjson")
+        self.place = place
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            queue().leave(self.place, self.place.finished)
 
 
 @router.post("/train", response_model=TrainResponse, openapi_extra=openapi_body(TrainRequest), responses={
     404: {"model": ErrorResponse, "description": "Unknown dataset."},
-    429: {"model": ErrorResponse, "description": "Too many runs at once."},
+    429: {"model": ErrorResponse, "description": "The training queue is full (with Retry-After)."},
     422: {"model": ErrorResponse,
           "description": "Bad request, a dataset that does not fit the network, or too much work."}})
-async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))]) -> Response:
-    """Train on a dataset. `stream: false` answers with {status, params, history}; `stream: true` answers with
-    NDJSON: a `start` line, a `progress` line per history point, then a `done` or `diverged` line carrying the
-    same result. A run that diverges stops and returns its last finite parameters."""
-    trainer, every, data = _prepare(req)
-    await _acquire()
+async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
+                gone: Annotated[Gone, Depends(client_gone)]) -> Response:
+    """Train on a dataset. `stream: false` waits its turn, then answers with {status, params, history};
+    `stream: true` answers with NDJSON: `queued` lines ({position, ahead, estimate_s}, at least every
+    few seconds) while it waits, a `start` line, a `progress` line per history point, then a `done` or
+    `diverged` line carrying the same result. A run that diverges stops and returns its last finite
+    parameters. Beyond the queue's bound: 429 with Retry-After."""
+    trainer, every, data, cost = _prepare(req)
+    place = _join(cost)
     if not req.stream:
         try:
-            async for _ in _points(trainer, req.iterations, every):
+            if not await _turn(place, gone):
+                return Response(status_code=204)  # nobody is listening any more
+            async for _ in _points(trainer, req.iterations, every, gone):
                 pass
+            place.finished = trainer.iteration == req.iterations
         finally:
-            _running.release()
+            queue().leave(place, place.finished)
         return json_response(_result(trainer, data))
 
     async def events() -> AsyncIterator[bytes]:
-        try:
-            yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
-            async for point in _points(trainer, req.iterations, every):
-                yield _line({"type": "progress", "total": req.iterations, **point})
-            result = _result(trainer, data)
-            yield _line({"type": result["status"], **result})
-        finally:
-            _running.release()  # also when the client cancels: the generator is closed
+        async for status in queue().wait(place, settings.train_queue_heartbeat_s):
+            yield _line(status)
+        yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
+        async for point in _points(trainer, req.iterations, every):
+            yield _line({"type": "progress", "total": req.iterations, **point})
+        place.finished = trainer.iteration == req.iterations
+        result = _result(trainer, data)
+        yield _line({"type": result["status"], **result})
 
-    return StreamingResponse(events(), media_type="application/x-ndjson")
+    return _Queued(events(), place)
 
 
 def _line(obj: dict[str, Any]) -> bytes:

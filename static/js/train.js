@@ -95,6 +95,41 @@ function drawCurve(history) {
   }, { displayModeBar: false, responsive: true });
 }
 
+// Wait `seconds` unless the run is cancelled first, counting down in the status line.
+function countdown(seconds, signal, say) {
+  return new Promise((resolve, reject) => {
+    let left = seconds;
+    say(left);
+    const tick = setInterval(() => { left -= 1; if (left > 0) say(left); }, 1000);
+    const done = setTimeout(() => { clearInterval(tick); signal.removeEventListener("abort", stop); resolve(); }, seconds * 1000);
+    function stop() { clearInterval(tick); clearTimeout(done); reject(new DOMException("cancelled", "AbortError")); }
+    signal.addEventListener("abort", stop, { once: true });
+  });
+}
+
+// POST the run; while the server's queue is full (429) ask again by itself, after its Retry-After
+// or a doubling backoff (at most a minute), saying so: a full queue is a wait, not an error.
+async function requestRun(body, signal) {
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch("/api/train", jsonPost(body, { signal }));
+    if (r.status !== 429) {
+      if (!r.ok) await parse(r);
+      return r;
+    }
+    await r.text();
+    const wait = Math.min(60, Math.max(Number(r.headers.get("retry-after")) || 1, 2 ** attempt));
+    await countdown(wait, signal, (left) => {
+      $("tr-status").textContent = `the server's queue is full; retrying in ${left} s`;
+    });
+    $("tr-status").textContent = "starting…";
+  }
+}
+
+function showQueued(event) {
+  const runs = event.ahead === 1 ? "run" : "runs";
+  $("tr-status").textContent = `queued, ${event.ahead} ${runs} ahead of you (about ${Math.round(event.estimate_s)} s)`;
+}
+
 async function train(actions) {
   const s = actions.state();
   const d = currentDataset();
@@ -113,8 +148,7 @@ async function train(actions) {
   document.body.dataset.training = "1";
   try {
     // Streamed NDJSON, so fetch itself (api's calls read one JSON document); an error status is still parsed the same way.
-    const r = await fetch("/api/train", jsonPost(body, { signal: controller.signal }));
-    if (!r.ok) await parse(r);
+    const r = await requestRun(body, controller.signal);
     const reader = r.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -127,7 +161,11 @@ async function train(actions) {
       while ((nl = buffer.indexOf("\n")) >= 0) {
         const event = JSON.parse(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
-        if (event.type === "progress") {
+        if (event.type === "queued") {
+          showQueued(event);
+        } else if (event.type === "start") {
+          $("tr-status").textContent = "starting…";
+        } else if (event.type === "progress") {
           history.push(event);
           $("tr-bar").style.width = `${(100 * event.iteration) / event.total}%`;
           $("tr-status").textContent = `iteration ${event.iteration} of ${event.total}: loss ${event.loss?.toFixed(4)}, ` +

@@ -79,8 +79,11 @@ def test_the_readme_lists_every_environment_variable_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
     for name, field in Settings.model_fields.items():
         var = env_name(name)
-        rows = [line for line in readme.splitlines() if f"`{var}`" in line]
+        rows = [line for line in readme.splitlines() if f"`{var}`" in line and line.startswith("|")]
         assert rows, f"{var} ({name}) is not in the README"
+        if field.default_factory is not None:  # a default of this machine's (the cores): said in words
+            assert "cores" in rows[0], (var, rows[0])
+            continue
         assert str(field.default) in rows[0] or f"{field.default:,}" in rows[0], (var, field.default, rows[0])
 
 
