@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from engine.errors import SpecError
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape, prod
@@ -22,14 +23,19 @@ from engine.layers._plans import conv_plan
 from engine.limits import MAX_FILTERS, MAX_INPUT_HW, MAX_STRIDE
 
 _ZERO = np.zeros(1)
+# Patch values (N*Ho*Wo*C) from which the strided copy beats the gather (see the README).
+STRIDED_MIN = 2048
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     """x (N, C, H, W), W (F, C, kh, kw), b (F,) -> Z (N, F, Ho, Wo), as torch.nn.functional.conv2d.
-    Cache: the patches ``cols`` (N*Ho*Wo, C*kh*kw), the weight as a matrix, the gather map."""
+    Small batches gather their patches through a planned index map; larger ones copy them
+    through a strided view of the input (see ``_strided_forward``)."""
+    f, ho, wo = layer.out_shape
+    if x.shape[0] * ho * wo * x.shape[1] >= STRIDED_MIN:
+        return _strided_forward(x, layer, params)
     weight = params[layer.params[0]]
     n = x.shape[0]
-    f, ho, wo = layer.out_shape
     gather = conv_plan(n, *layer.plan)
     flat = np.concatenate((x.ravel(), _ZERO)) if layer.padded else x.ravel()
     cols = flat.take(gather).reshape(n * ho * wo, -1)
@@ -46,6 +52,8 @@ def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Ca
 def backward(dout: Array, cache: Cache, need_dx: bool = True) -> tuple[Array | None, Grads]:
     """dZ (N, F, Ho, Wo) -> dX (N, C, H, W) by scattering dZ W back through the gather map,
     dW = the valid correlation of X with dZ (patches^T dZ), db = sum of dZ."""
+    if "gather" not in cache:
+        return _strided_backward(dout, cache, need_dx)
     wmat = cache["wmat"]
     f = wmat.shape[0]
     dz = dout.reshape(-1, 1) if f == 1 else dout.transpose(0, 2, 3, 1).reshape(-1, f)
@@ -56,6 +64,59 @@ def backward(dout: Array, cache: Cache, need_dx: bool = True) -> tuple[Array | N
     size = shape[0] * shape[1] * shape[2] * shape[3]
     dx = np.bincount(cache["gather"].ravel(), weights=np.dot(dz, wmat).ravel(), minlength=size + 1)
     return dx[:size].reshape(shape), grads
+
+
+def _channels_first(x: Array, layer: Layer) -> Array:
+    """x (N, C, H, W) as a (C, N, H + 2 ph, W + 2 pw) array (a view when there is no padding),
+    the layout whose windows copy into the channel-major patches with contiguous rows."""
+    xt = x.transpose(1, 0, 2, 3)
+    ph, pw = layer.padding
+    if not layer.padded:
+        return xt
+    c, n, h, w = xt.shape
+    xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + w] = xt
+    return xp
+
+
+def _strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
+    """The patches as a (C*kh*kw, N*Ho*Wo) matrix by one copy of a strided window view (no
+    index map), one GEMM W (F, C*kh*kw) @ patches, and Z returned as an (N, F, Ho, Wo) view of
+    the (F, N, Ho, Wo) result: no transpose is copied, the next layers read any strides."""
+    n, c = x.shape[:2]
+    f, ho, wo = layer.out_shape
+    (kh, kw), (sh, sw) = layer.kernel, layer.stride
+    xp = _channels_first(x, layer)
+    s = xp.strides
+    windows = as_strided(xp, (c, kh, kw, n, ho, wo), (s[0], s[2], s[3], s[1], s[2] * sh, s[3] * sw),
+                         writeable=False)
+    cols = np.empty((c * kh * kw, n * ho * wo))
+    np.copyto(cols.reshape(c, kh, kw, n, ho, wo), windows)
+    wmat = params[layer.params[0]].reshape(f, -1)
+    z = np.dot(wmat, cols)
+    z += params[layer.params[1]][:, None]
+    out = z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+    return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
+
+
+def _strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array | None, Grads]:
+    """dW = dZ (F, N*Ho*Wo) @ patches^T, db = row sums; dX by adding each kernel tap's slice of
+    W^T dZ into the padded input's window positions (kh*kw strided adds, no scatter)."""
+    wmat, layer = cache["wmat"], cache["layer"]
+    f = wmat.shape[0]
+    dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # free when dZ has the (F, N, ...) layout Z had
+    grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
+    if not need_dx:
+        return None, grads
+    n, c, h, w = cache["x_shape"]
+    _, ho, wo = layer.out_shape
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+    dcols = np.dot(wmat.T, dz).reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros((c, n, h + 2 * ph, w + 2 * pw))
+    for p in range(kh):
+        for q in range(kw):
+            dxp[:, :, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw] += dcols[:, p, q]
+    return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3), grads
 
 
 class Conv2d(LayerType):
