@@ -23,8 +23,12 @@ from engine.layers._plans import conv_plan
 from engine.limits import MAX_FILTERS, MAX_INPUT_HW, MAX_STRIDE
 
 _ZERO = np.zeros(1)
-# Patch values (N*Ho*Wo*C) from which the strided copy beats the gather (see the README).
-STRIDED_MIN = 2048
+# Patch values (N*Ho*Wo*C*kh*kw) and output row length from which the strided copy beats the
+# gather (see the README).
+STRIDED_MIN = 16384
+STRIDED_ROWS = 8
+# Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
+SHORT_ROWS = 12
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -32,7 +36,7 @@ def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Ca
     Small batches gather their patches through a planned index map; larger ones copy them
     through a strided view of the input (see ``_strided_forward``)."""
     f, ho, wo = layer.out_shape
-    if x.shape[0] * ho * wo * x.shape[1] >= STRIDED_MIN:
+    if wo >= STRIDED_ROWS and x.shape[0] * ho * wo * x.shape[1] * layer.kernel[0] * layer.kernel[1] >= STRIDED_MIN:
         return _strided_forward(x, layer, params)
     weight = params[layer.params[0]]
     n = x.shape[0]
@@ -108,6 +112,8 @@ def _strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array |
     grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
     if not need_dx:
         return None, grads
+    if layer.stride == (1, 1) and f <= 2 * layer.in_shape[0] and layer.in_shape[2] < SHORT_ROWS:
+        return _full_correlation(dz, wmat, cache), grads
     n, c, h, w = cache["x_shape"]
     _, ho, wo = layer.out_shape
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
@@ -117,6 +123,26 @@ def _strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array |
         for q in range(kw):
             dxp[:, :, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw] += dcols[:, p, q]
     return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3), grads
+
+
+def _full_correlation(dz: Array, wmat: Array, cache: Cache) -> Array:
+    """Stride 1: dX is the correlation of dZ, zero-padded by kh-1-ph (kw-1-pw), with the
+    kernels flipped and their channel axes swapped, so it is one strided copy and one GEMM
+    like the forward pass (its patches hold F/C times the forward's: used for F <= 2C). On
+    short rows this beats the adds, whose inner loops are a row long."""
+    layer = cache["layer"]
+    n, c, h, w = cache["x_shape"]
+    f, ho, wo = layer.out_shape
+    (kh, kw), (ph, pw) = layer.kernel, layer.padding
+    a, b = kh - 1 - ph, kw - 1 - pw
+    dzp = np.zeros((f, n, ho + 2 * a, wo + 2 * b))
+    dzp[:, :, a:a + ho, b:b + wo] = dz.reshape(f, n, ho, wo)
+    s = dzp.strides
+    windows = as_strided(dzp, (f, kh, kw, n, h, w), (s[0], s[2], s[3], s[1], s[2], s[3]), writeable=False)
+    cols = np.empty((f * kh * kw, n * h * w))
+    np.copyto(cols.reshape(f, kh, kw, n, h, w), windows)
+    flipped = wmat.reshape(f, c, kh, kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
+    return np.dot(flipped, cols).reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
 class Conv2d(LayerType):

@@ -40,18 +40,25 @@ if importlib.util.find_spec("torch") is not None:
     )
 
 ALWAYS, NEVER = 0, 2**62
-DEFAULTS = (conv2d.STRIDED_MIN, maxpool2d.HALVES_MIN)
+DEFAULTS = [(m, name, getattr(m, name)) for m, name in ((conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"),
+                                                         (conv2d, "SHORT_ROWS"), (maxpool2d, "HALVES_MIN"))]
 Array = np.ndarray
 
 
-def force(monkeypatch: pytest.MonkeyPatch, threshold: int) -> None:
+def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = True) -> None:
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
+    monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
+    monkeypatch.setattr(conv2d, "SHORT_ROWS", NEVER if correlation else ALWAYS)
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
 
 
-@pytest.fixture(autouse=True, params=["fast paths everywhere", "gather paths everywhere"])
+MODES = {"fast paths, conv dX by correlation": (ALWAYS, True), "fast paths, conv dX by adds": (ALWAYS, False),
+         "gather paths everywhere": (NEVER, True)}
+
+
+@pytest.fixture(autouse=True, params=list(MODES))
 def forced_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    force(monkeypatch, ALWAYS if request.param.startswith("fast") else NEVER)
+    force(monkeypatch, *MODES[request.param])
     return request.param
 
 
@@ -61,8 +68,9 @@ def served_net(c: int, size: int, filters: int):  # noqa: ANN201 (a Network)
     return read_spec(spec([c, size, size], layers))
 
 
-def both_paths(monkeypatch: pytest.MonkeyPatch, run):  # noqa: ANN001, ANN201
-    force(monkeypatch, ALWAYS)
+def both_paths(monkeypatch: pytest.MonkeyPatch, run, mode: str):  # noqa: ANN001, ANN201
+    """``run`` under the fixture's fast-path mode, and under the gather paths."""
+    force(monkeypatch, *MODES[mode] if mode != "gather paths everywhere" else (ALWAYS, True))
     fast = run()
     force(monkeypatch, NEVER)
     slow = run()
@@ -85,7 +93,7 @@ def test_paths_agree_on_a_whole_step(monkeypatch: pytest.MonkeyPatch, forced_pat
         rec = forward(net, params, x, y)
         return rec.activations, backward(rec), rec.masks()
 
-    (acts, grads, masks), (acts0, grads0, masks0) = both_paths(monkeypatch, run)
+    (acts, grads, masks), (acts0, grads0, masks0) = both_paths(monkeypatch, run, forced_path)
     for name, value in acts.items():  # conv sums in another order: round-off only
         np.testing.assert_allclose(value, acts0[name], rtol=1e-12, atol=1e-13, err_msg=name)
     for name, value in grads.items():
@@ -108,7 +116,7 @@ def test_pool_halves_ties_exactly_as_the_gather(monkeypatch: pytest.MonkeyPatch,
             out, cache = maxpool2d.forward(arr, layer, {})
             return out, maxpool2d.backward(d, cache)[0], maxpool2d.LAYER.mask(cache)
 
-        fast, slow = both_paths(monkeypatch, run)
+        fast, slow = both_paths(monkeypatch, run, forced_path)
         for a, b in zip(fast, slow):
             np.testing.assert_array_equal(a, b)
 
@@ -116,8 +124,8 @@ def test_pool_halves_ties_exactly_as_the_gather(monkeypatch: pytest.MonkeyPatch,
 def test_served_sizes_take_the_fast_paths(monkeypatch: pytest.MonkeyPatch, forced_path: str) -> None:
     # With the default thresholds (the fixture's forcing undone), a served batch takes the
     # fast paths and the seed's network the gather.
-    monkeypatch.setattr(conv2d, "STRIDED_MIN", DEFAULTS[0])
-    monkeypatch.setattr(maxpool2d, "HALVES_MIN", DEFAULTS[1])
+    for module, name, value in DEFAULTS:
+        monkeypatch.setattr(module, name, value)
     net = served_net(1, 28, 8)
     big = forward(net, init_params(net, 0), np.zeros((32, 1, 28, 28)), np.zeros(32))
     assert "gather" not in big.caches[0] and "planes" in big.caches[2]
