@@ -4,7 +4,8 @@ the ratio of minima over interleaved rounds (engine figures) and of medians (HTT
 Run: python bench/versus.py OLD_ROOT NEW_ROOT [--rounds 7] [--requests 1500]
 (e.g. two ``git archive`` exports under /tmp). Each root's engine runs in its own worker
 process; each round asks both workers in turn, so drift on the machine hits both alike.
-A ratio above 1 means NEW is faster.
+A ratio above 1 means NEW is faster. Engine figures are CPU time of each worker (as bench.py
+measures them, so a worker waiting for a core is not charged for it), HTTP ones wall-clock.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 
 # The worker: reads "round" lines, answers one JSON line of seconds per call per case.
 WORKER = r"""
-import json, sys, timeit
+import json, sys, time, timeit
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import engine as E
@@ -52,7 +53,8 @@ big_train, big_full = case(MNIST_LIKE, 32)
 cases = {"seed step": (seed_train, 1000), "seed step with dX, dA": (seed_full, 1000),
          "28x28 step": (big_train, 10), "28x28 step with dX, dA": (big_full, 10)}
 for line in sys.stdin:
-    out = {name: min(timeit.repeat(fn, number=k, repeat=3)) / k for name, (fn, k) in cases.items()}
+    out = {name: min(timeit.repeat(fn, number=k, repeat=3, timer=time.process_time)) / k
+           for name, (fn, k) in cases.items()}
     print(json.dumps(out), flush=True)
 """
 
