@@ -26,7 +26,7 @@ from test_masks import (  # noqa: F401
 from test_network_gradcheck import test_every_layer_type_params_and_dx, test_network_params_and_dx  # noqa: F401
 
 from engine import backward, forward, init_params, read_spec
-from engine.layers import conv2d, maxpool2d
+from engine.layers import _conv_strided, conv2d, maxpool2d
 
 if importlib.util.find_spec("torch") is not None:
     from test_torch_crosscheck import (  # noqa: F401
@@ -40,19 +40,22 @@ if importlib.util.find_spec("torch") is not None:
     )
 
 ALWAYS, NEVER = 0, 2**62
-DEFAULTS = [(m, name, getattr(m, name)) for m, name in ((conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"),
-                                                         (conv2d, "SHORT_ROWS"), (maxpool2d, "HALVES_MIN"))]
+DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
+    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "CHUNK_VALUES"),
+    (maxpool2d, "HALVES_MIN"))]
 Array = np.ndarray
 
 
 def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = True) -> None:
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
     monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
-    monkeypatch.setattr(conv2d, "SHORT_ROWS", NEVER if correlation else ALWAYS)
+    monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
+    # With dX by correlation, every example is a chunk of its own; by adds, one chunk.
+    monkeypatch.setattr(_conv_strided, "CHUNK_VALUES", 1 if correlation else NEVER)
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
 
 
-MODES = {"fast paths, conv dX by correlation": (ALWAYS, True), "fast paths, conv dX by adds": (ALWAYS, False),
+MODES = {"fast paths, conv dX by correlation, chunked": (ALWAYS, True), "fast paths, conv dX by adds": (ALWAYS, False),
          "gather paths everywhere": (NEVER, True)}
 
 
