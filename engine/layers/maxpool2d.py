@@ -23,7 +23,7 @@ HALVES_MIN = 20_000
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     """x (N, C, H, W) -> P (N, C, Ho, Wo). Cache: ``winner``, the flat position in the batch
     of the cell that won each window (the first maximum in row-major order on ties)."""
-    if layer.kernel == (2, 2) and layer.stride == (2, 2) and x.size >= HALVES_MIN:
+    if x.size >= HALVES_MIN and layer.kernel == (2, 2) and layer.stride == (2, 2):
         return _halves_forward(x, layer)
     gather, gather_flat, rows = pool_plan(x.shape[0], *layer.plan)
     flat = x.ravel()
