@@ -228,8 +228,10 @@ def plot(rows: list[Row], path: Path) -> None:
         out.append(f'<circle cx="{x:.1f}" cy="{py(math.log10(r.engine)):.1f}" r="3" fill="#1f77b4"/>')
     out += [f'<text x="{w / 2}" y="{h - 14}" text-anchor="middle">multiply-adds of the forward pass (batch)</text>',
             f'<text x="{m}" y="20">time per forward + backward + SGD step, float64, one thread</text>',
-            f'<circle cx="{w - 200}" cy="36" r="4" fill="#1f77b4"/><text x="{w - 190}" y="40">engine (NumPy)</text>',
-            f'<circle cx="{w - 200}" cy="54" r="4" fill="#d62728"/><text x="{w - 190}" y="58">PyTorch CPU eager</text>',
+            f'<circle cx="{w - 200}" cy="{h - m - 44}" r="4" fill="#1f77b4"/>'
+            f'<text x="{w - 190}" y="{h - m - 40}">engine (NumPy)</text>',
+            f'<circle cx="{w - 200}" cy="{h - m - 26}" r="4" fill="#d62728"/>'
+            f'<text x="{w - 190}" y="{h - m - 22}">PyTorch CPU eager</text>',
             "</svg>"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")
