@@ -18,6 +18,8 @@ from engine.limits import MAX_INPUT_HW, MAX_STRIDE
 
 # Input values from which 2x2/2 windows take the halves path instead of the gather (see the README).
 HALVES_MIN = 20_000
+# Input values per block of planes the halves path works through at a time (see the README).
+HALVES_CHUNK = 1 << 18
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -78,6 +80,25 @@ def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
     planes, channel_major = _planes(x)
     m, h, w = planes.shape
     _, ho, wo = layer.out_shape
+    step = max(1, HALVES_CHUNK // (h * w))  # planes per block, so a block's passes stay in cache
+    if step >= m:
+        out, pos = _halves(planes, ho, wo)
+    else:
+        out, pos = np.empty((m, ho, wo)), np.empty((m, ho, wo), dtype=np.intp)
+        for s in range(0, m, step):
+            out[s:s + step], pos[s:s + step] = _halves(planes[s:s + step], ho, wo)
+    pos += _window_origins(m, h, w, ho, wo)  # flat positions in the planes
+    n, c = x.shape[:2]
+    if channel_major:
+        out = out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
+    else:
+        out = out.reshape(n, c, ho, wo)
+    return out, _PoolCache(pos=pos, planes=(m, h, w), channel_major=channel_major, x_shape=x.shape)
+
+
+def _halves(planes: Array, ho: int, wo: int) -> tuple[Array, Array]:
+    """Each window's maximum and its winner's offset from the window's top-left cell."""
+    m, _, w = planes.shape
     window_rows = planes[:, :2 * ho]
     left = np.ascontiguousarray(window_rows[:, :, 0:2 * wo:2])  # (m, 2 Ho, Wo)
     right = np.ascontiguousarray(window_rows[:, :, 1:2 * wo:2])
@@ -85,15 +106,10 @@ def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
     right_wins = (right > left).reshape(m, ho, 2, wo)
     top, bottom = rows[:, :, 0], rows[:, :, 1]
     low = bottom > top
-    out = np.maximum(top, bottom)
     col = right_wins[:, :, 0] ^ ((right_wins[:, :, 0] ^ right_wins[:, :, 1]) & low)  # in the winning row
-    pos = _window_origins(m, h, w, ho, wo) + col + low * w  # flat positions in the planes
-    n, c = x.shape[:2]
-    if channel_major:
-        out = out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
-    else:
-        out = out.reshape(n, c, ho, wo)
-    return out, _PoolCache(pos=pos, planes=(m, h, w), channel_major=channel_major, x_shape=x.shape)
+    offset = np.multiply(low, w, dtype=np.intp)
+    offset += col
+    return np.maximum(top, bottom), offset
 
 
 def _halves_backward(dout: Array, cache: Cache) -> tuple[Array, Grads]:

@@ -42,7 +42,7 @@ if importlib.util.find_spec("torch") is not None:
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
     (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "CHUNK_VALUES"),
-    (maxpool2d, "HALVES_MIN"))]
+    (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
 
@@ -50,9 +50,11 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
     monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
     monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
-    # With dX by correlation, every example is a chunk of its own; by adds, one chunk.
+    # With dX by correlation, every example is a chunk of its own and every pool plane a block; by
+    # adds, one chunk and one block.
     monkeypatch.setattr(_conv_strided, "CHUNK_VALUES", 1 if correlation else NEVER)
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
+    monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
 
 
 # The gather paths are what the original tests take at their (small) sizes already.
