@@ -2,9 +2,8 @@
 (C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw,
 N*Ho*Wo) matrix, so one GEMM W (F, C*kh*kw) @ patches gives Z as (F, N, Ho, Wo): handed on
 as an (N, F, Ho, Wo) view, with no transpose copied (the layers after it read any strides).
-Batches whose patches would exceed CHUNK_VALUES are done in chunks of examples, so each
-chunk's patches stay under glibc's mmap threshold (fresh pages fault on every touch). The rule is conv2d's (see
-its docstring); the tests run it against the gather path, torch and finite differences.
+The rule is conv2d's (see its docstring); the tests run this path against the gather path,
+torch and finite differences.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from numpy.lib.stride_tricks import as_strided
 
 from engine.layers._base import Array, Cache, Grads, Layer
 
-# Patch values per chunk of examples: 32 MiB of float64, glibc's largest mmap threshold.
-CHUNK_VALUES = 1 << 22
 # Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
 SHORT_ROWS = 12
 
@@ -44,54 +41,26 @@ def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tu
     return cols
 
 
-def _step(layer: Layer, n: int) -> int:
-    """Examples per chunk."""
-    c, kh, kw = layer.in_shape[0], *layer.kernel
-    return max(1, min(n, CHUNK_VALUES // (c * kh * kw * layer.out_shape[1] * layer.out_shape[2])))
-
-
 def strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     n = x.shape[0]
     f, ho, wo = layer.out_shape
-    xp = channels_first(x, layer.padding)
+    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo))
     wmat = params[layer.params[0]].reshape(f, -1)
-    step = _step(layer, n)
-    chunks = []
-    if step == n:
-        chunks.append(patches(xp, layer.kernel, layer.stride, (ho, wo)))
-        z = np.dot(wmat, chunks[0])
-    else:
-        z = np.empty((f, n, ho * wo))
-        for s in range(0, n, step):
-            chunks.append(patches(xp[:, s:s + step], layer.kernel, layer.stride, (ho, wo)))
-            z[:, s:s + step] = np.dot(wmat, chunks[-1]).reshape(f, -1, ho * wo)
-        z = z.reshape(f, -1)
+    z = np.dot(wmat, cols)
     z += params[layer.params[1]][:, None]
     out = z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
-    return out, {"chunks": chunks, "step": step, "wmat": wmat, "x_shape": x.shape, "layer": layer}
+    return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
 
 
 def strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array | None, Grads]:
-    """dW = dZ (F, N*Ho*Wo) @ patches^T (summed over chunks), db = row sums, dX per chunk."""
-    wmat, layer, chunks, step = cache["wmat"], cache["layer"], cache["chunks"], cache["step"]
-    n, c, h, w = cache["x_shape"]
+    """dW = dZ (F, N*Ho*Wo) @ patches^T, db = its row sums, dX (see ``_dx``)."""
+    wmat, layer = cache["wmat"], cache["layer"]
     f = wmat.shape[0]
     dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # free when dZ has the (F, N, ...) layout Z had
-    db = np.add.reduce(dz, 1)
-    if len(chunks) == 1:
-        dw = np.dot(dz, chunks[0].T)
-        dx = _dx(dz, wmat, layer, n) if need_dx else None
-    else:
-        per = dz.reshape(f, n, -1)
-        dw = np.zeros_like(wmat)
-        dx = np.empty((c, n, h, w)) if need_dx else None
-        for cols, s in zip(chunks, range(0, n, step)):
-            part = per[:, s:s + step].reshape(f, -1)
-            dw += np.dot(part, cols.T)
-            if dx is not None:
-                dx[:, s:s + step] = _dx(part, wmat, layer, part.shape[1] // (per.shape[2]))
-    grads = (dw.reshape(layer.param_shape), db)
-    return (None if dx is None else dx.transpose(1, 0, 2, 3)), grads
+    grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
+    if not need_dx:
+        return None, grads
+    return _dx(dz, wmat, layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
 
 
 def _dx(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:

@@ -1,8 +1,9 @@
 """The layers' fast paths (a conv's strided patch copy, the 2x2/2 max-pool by halves) against
 the same checks as the paths they replace: the torch cross-check, finite differences and the
 pool masks are run again here with every fast path forced on whatever the size (in both of
-the conv's ways to dX, chunked and not); then the two paths are compared with each other directly at
-sizes the server really takes the fast path for, with ties and channel-major inputs.
+the conv's ways to dX, and with the pool in blocks and not); then the two paths are compared
+with each other directly at sizes the server really takes the fast path for, with ties and
+channel-major inputs.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ if importlib.util.find_spec("torch") is not None:
 
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
-    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "CHUNK_VALUES"),
+    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"),
     (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
@@ -50,15 +51,14 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
     monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
     monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
-    # With dX by correlation, every example is a chunk of its own and every pool plane a block; by
-    # adds, one chunk and one block.
-    monkeypatch.setattr(_conv_strided, "CHUNK_VALUES", 1 if correlation else NEVER)
+    # With dX by correlation, every pool plane is a block of its own; by adds, all are one block.
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
     monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
 
 
 # The gather paths are what the original tests take at their (small) sizes already.
-MODES = {"fast paths, conv dX by correlation, chunked": (ALWAYS, True), "fast paths, conv dX by adds": (ALWAYS, False)}
+MODES = {"fast paths, conv dX by correlation, pool in blocks": (ALWAYS, True),
+         "fast paths, conv dX by adds": (ALWAYS, False)}
 
 
 @pytest.fixture(autouse=True, params=list(MODES))
