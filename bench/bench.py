@@ -253,7 +253,7 @@ def main() -> None:
             number=5 if q else 10, repeat=3, rounds=3 if q else 7)
     try:
         from bench.grid import run_grid
-        run_grid(rounds=3 if q else 7, target=0.002, plot_path=None if q else ROOT / "docs" / "bench.svg",
+        run_grid(rounds=3 if q else 15, target=0.002, plot_path=None if q else ROOT / "docs" / "bench.svg",
                  quick=q, timer=TIMER)
     except ImportError:
         print("grid: PyTorch is not installed", flush=True)
