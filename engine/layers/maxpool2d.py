@@ -75,8 +75,8 @@ def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
     two rows; the winner is the first maximum in row-major order as in the gather path (a
     later cell wins only when strictly greater: the right column within a row, then the
     bottom row). The even and odd columns are first copied apart, so every comparison runs on
-    contiguous rows (NumPy's element-wise loops over a stride of 2 are several times slower
-    than the copy). Rows and columns past the last whole window are left out, as PyTorch does."""
+    contiguous rows (NumPy's element-wise loops over a stride of 2 cost more than the copy; see
+    the README). Rows and columns past the last whole window are left out, as PyTorch does."""
     planes, channel_major = _planes(x)
     m, h, w = planes.shape
     _, ho, wo = layer.out_shape
