@@ -2,13 +2,20 @@
 
 1. Engine forward+backward+update on the seed network vs PyTorch CPU eager, float64.
 2. A 28x28 input, 8 filters of 3x3, batch 32: engine vs PyTorch, same step.
-3. /api/step on the seed network vs the same server's /api/health, keep-alive loopback, with
+3. The grid (bench/grid.py): every served size of one network family, engine vs PyTorch,
+   printed as a table and drawn to docs/bench.svg.
+4. The README's two-block digits training run, and the peak memory of the largest training
+   batch the limits allow.
+5. /api/step on the seed network vs the same server's /api/health, keep-alive loopback, with
    the floor beside them: the same body in and the same bytes out with no work (floor_app.py).
 
-Run: python bench/bench.py [--quick]. PyTorch is optional (parts 1-2 need it).
-Timings are the minimum (engine parts) or median (HTTP) of interleaved repeats, so a
-noisy neighbour on the machine hurts both sides alike. Both sides run one thread (the
-server runs one worker per core with single-threaded BLAS), so the ratios are per core.
+Run: python bench/bench.py [--quick] [--wall]. PyTorch is optional (parts 1-3 need it).
+Engine timings are the minimum of interleaved rounds (engine, torch, engine, ...), in CPU
+time of this process (time.process_time) unless --wall: on a shared machine a process that
+waits for a core is not charged for the wait, so the minima are those of the work itself.
+HTTP timings are wall-clock medians (client and server are two processes). Both sides run
+one thread (the server runs one worker per core with single-threaded BLAS), so the ratios
+are per core.
 """
 
 from __future__ import annotations
@@ -50,9 +57,12 @@ MNIST_LIKE = {
 }
 
 
+TIMER: Callable[[], float] = time.process_time
+
+
 def best(fn: Callable[[], object], number: int, repeat: int) -> float:
     """Seconds per call: the minimum over repeats (the least disturbed run)."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=TIMER)) / number
 
 
 def engine_step(net: E.Network, params: dict, x: np.ndarray, y: np.ndarray, full: bool) -> Callable[[], object]:
@@ -170,23 +180,88 @@ def http(requests: int) -> None:
               f"step/health = {s / h:.2f}x", flush=True)
         print(f"  floor (same body in, same bytes out, no work) {f * 1e6:.0f} us = {f / h:.2f}x health | "
               f"floor + the engine's step alone {e * 1e6:.0f} us = {e / h:.2f}x health", flush=True)
-        print(f"  the step's own work costs {(s - f) * 1e6:.0f} us here (the engine {(e - f) * 1e6:.0f} us of it); "
-              f"1.5x health would leave {(1.5 * h - f) * 1e6:.0f} us for all of it", flush=True)
+        print(f"  against the floor: step {s / f:.2f}x, floor + engine {e / f:.2f}x | the step's own work costs "
+              f"{(s - f) * 1e6:.0f} us: the engine {(e - f) * 1e6:.0f} us ({(e - f) / f:.0%} of the floor), "
+              f"the rest {(s - e) * 1e6:.0f} us ({(s - e) / f:.0%} of the floor)", flush=True)
     finally:
         server.terminate()
         server.wait(10)
 
 
+def training(rounds: int) -> None:
+    """The README's digits run (the page's two-block preset, Adam 0.01, batch 32, 600
+    iterations, 10 history points as tests/engine/test_training.py runs it): minimum of rounds."""
+    from bench.grid import TWO_BLOCK_DIGITS
+    from engine.datasets import load
+    from engine.train import train
+
+    net, data = E.read_spec(TWO_BLOCK_DIGITS), load("digits")
+    times, acc = [], 0.0
+    for _ in range(rounds):
+        t = TIMER()
+        run = train(net, E.init_params(net, 0), data, iterations=600, batch_size=32, learning_rate=0.01,
+                    optimizer="adam", seed=0, points=10)
+        times.append(TIMER() - t)
+        acc = run.history[-1]["test_accuracy"]
+    print(f"training: two-block digits, 600 iterations of batch 32: {min(times):.3f} s (min of {rounds}; "
+          f"test accuracy {acc:.1%})", flush=True)
+
+
+def memory() -> None:
+    """Peak memory (tracemalloc, which NumPy reports its buffers to) of one training step of
+    the largest training batch the limits allow, for the largest grid network, beside the
+    engine's own estimate of it (example_bytes x batch, which the API bounds by MAX_BATCH_BYTES)."""
+    import tracemalloc
+
+    from bench.grid import grid_spec
+    from engine.limits import MAX_BATCH_BYTES
+    from engine.optim import make
+
+    net = E.read_spec(grid_spec(64, 3, 16, 2))
+    n = min(256, MAX_BATCH_BYTES // net.example_bytes)  # 256: the API's largest batch_size
+    params = E.init_params(net, 0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((n, *net.input_shape)), rng.integers(0, 10, size=n)
+    opt = make("adam", 0.01)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    rec = E.forward(net, params, x, y)
+    E.backward(rec, full=False)
+    opt.step(params, rec.gradients)
+    del rec
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    print(f"memory: 3x64x64, 16 filters, two blocks, batch {n} (the largest allowed): peak {peak / 2**20:.0f} MiB "
+          f"over the batch's input; the engine's estimate {net.example_bytes * n / 2**20:.0f} MiB, "
+          f"limit {MAX_BATCH_BYTES // 2**20} MiB", flush=True)
+
+
 def main() -> None:
+    global TIMER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    ap.add_argument("--quick", action="store_true", help="fewer rounds and half the grid (a smoke run)")
+    ap.add_argument("--wall", action="store_true", help="time by the wall clock instead of CPU time")
+    ap.add_argument("--no-http", action="store_true", help="leave out the server part")
     args = ap.parse_args()
     q = args.quick
+    if args.wall:
+        TIMER = time.perf_counter
+    started = time.perf_counter()
     compare("seed network (6x6, 15 params), batch 1", E.default_spec(), 1,
-            number=500 if q else 2000, repeat=3 if q else 5, rounds=2 if q else 5)
+            number=500 if q else 1000, repeat=3, rounds=3 if q else 7)
     compare("28x28, 8 filters 3x3, batch 32", MNIST_LIKE, 32,
-            number=5 if q else 20, repeat=3 if q else 5, rounds=2 if q else 5)
-    http(200 if q else 2000)
+            number=5 if q else 10, repeat=3, rounds=3 if q else 7)
+    try:
+        from bench.grid import run_grid
+        run_grid(rounds=3 if q else 15, target=0.002, plot_path=None if q else ROOT / "docs" / "bench.svg",
+                 quick=q, timer=TIMER)
+    except ImportError:
+        print("grid: PyTorch is not installed", flush=True)
+    training(1 if q else 3)
+    memory()
+    if not args.no_http:
+        http(200 if q else 2000)
+    print(f"bench.py took {time.perf_counter() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

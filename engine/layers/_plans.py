@@ -3,6 +3,9 @@ shape, kept in a byte-bounded cache, so each pass is a gather, a GEMM or a binco
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +17,31 @@ from engine.errors import SpecError
 Array = np.ndarray
 
 PLAN_CACHE_BYTES = 256 * 1024 * 1024
+
+# glibc hands out every block over 128 KiB as a fresh mmap and unmaps it on free, so each pass
+# over a batch pays a page fault per 4 KiB it writes (on a VM, that can cost more than the
+# arithmetic). Keeping blocks up to glibc's ceiling for the mmap threshold (32 MiB) in the heap
+# and not trimming freed heap back to the OS lets the next array reuse those pages. The
+# process keeps at most its peak heap (bounded by MAX_BATCH_BYTES per batch) instead of
+# returning it between steps.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc's malloc as above; False where that is not glibc (nothing changes there)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX) and mallopt(_M_TRIM_THRESHOLD, 8 * _MMAP_THRESHOLD_MAX)
+                and mallopt(_M_TOP_PAD, _MMAP_THRESHOLD_MAX))
+
+
+MALLOC_TUNED = keep_freed_memory()
 
 
 def byte_bounded_cache(fn: Callable[..., Any]) -> Callable[..., Any]:

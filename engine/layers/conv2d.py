@@ -18,19 +18,27 @@ import numpy as np
 
 from engine.errors import SpecError
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape, prod
+from engine.layers._conv_strided import strided_backward, strided_forward
 from engine.layers._explain import term
 from engine.layers._plans import conv_plan
 from engine.limits import MAX_FILTERS, MAX_INPUT_HW, MAX_STRIDE
 
 _ZERO = np.zeros(1)
+# Patch values (N*Ho*Wo*C*kh*kw) and output row length from which the strided copy of
+# _conv_strided beats the gather (see the README).
+STRIDED_MIN = 16384
+STRIDED_ROWS = 8
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     """x (N, C, H, W), W (F, C, kh, kw), b (F,) -> Z (N, F, Ho, Wo), as torch.nn.functional.conv2d.
-    Cache: the patches ``cols`` (N*Ho*Wo, C*kh*kw), the weight as a matrix, the gather map."""
+    Small inputs gather their patches through a planned index map (one take, one GEMM); larger
+    ones copy them through a strided view of the input (engine/layers/_conv_strided.py)."""
+    f, ho, wo = layer.out_shape
+    if wo >= STRIDED_ROWS and x.shape[0] * ho * wo * x.shape[1] * layer.kernel[0] * layer.kernel[1] >= STRIDED_MIN:
+        return strided_forward(x, layer, params)
     weight = params[layer.params[0]]
     n = x.shape[0]
-    f, ho, wo = layer.out_shape
     gather = conv_plan(n, *layer.plan)
     flat = np.concatenate((x.ravel(), _ZERO)) if layer.padded else x.ravel()
     cols = flat.take(gather).reshape(n * ho * wo, -1)
@@ -47,6 +55,8 @@ def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Ca
 def backward(dout: Array, cache: Cache, need_dx: bool = True) -> tuple[Array | None, Grads]:
     """dZ (N, F, Ho, Wo) -> dX (N, C, H, W) by scattering dZ W back through the gather map,
     dW = the valid correlation of X with dZ (patches^T dZ), db = sum of dZ."""
+    if "gather" not in cache:
+        return strided_backward(dout, cache, need_dx)
     wmat = cache["wmat"]
     f = wmat.shape[0]
     dz = dout.reshape(-1, 1) if f == 1 else dout.transpose(0, 2, 3, 1).reshape(-1, f)

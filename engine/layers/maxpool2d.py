@@ -14,13 +14,20 @@ import numpy as np
 
 from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape
 from engine.layers._explain import TIE_RULE, term, window_cells, windows_holding
-from engine.layers._plans import pool_plan, window_shape
+from engine.layers._plans import byte_bounded_cache, pool_plan, window_shape
 from engine.limits import MAX_INPUT_HW, MAX_STRIDE
+
+# Input values from which 2x2/2 windows take the halves path instead of the gather (see the README).
+HALVES_MIN = 20_000
+# Input values per block of planes the halves path works through at a time (see the README).
+HALVES_CHUNK = 1 << 18
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     """x (N, C, H, W) -> P (N, C, Ho, Wo). Cache: ``winner``, the flat position in the batch
     of the cell that won each window (the first maximum in row-major order on ties)."""
+    if x.size >= HALVES_MIN and layer.kernel == (2, 2) and layer.stride == (2, 2):
+        return _halves_forward(x, layer)
     gather, gather_flat, rows = pool_plan(x.shape[0], *layer.plan)
     flat = x.ravel()
     winner = gather_flat.take(rows + flat.take(gather).argmax(axis=1))
@@ -31,10 +38,98 @@ def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Ca
 def backward(dout: Array, cache: Cache, need_dx: bool = True) -> tuple[Array, Grads]:
     """dP (N, C, Ho, Wo) -> dA: each window's gradient routed to the cell that won it (summed
     where overlapping windows share a winner), zero elsewhere."""
+    if "planes" in cache:
+        return _halves_backward(dout, cache)
     shape = cache["x_shape"]
     size = shape[0] * shape[1] * shape[2] * shape[3]
     dx = np.bincount(cache["winner"], weights=dout.ravel(), minlength=size)
     return dx.reshape(shape), ()
+
+
+def _planes(x: Array) -> tuple[Array, bool]:
+    """x (N, C, H, W) as contiguous (planes, H, W) without a copy where possible: the planes
+    in (C, N) order when x is a view of a channel-major array (a conv's output), else (N, C)."""
+    xt = x.transpose(1, 0, 2, 3)
+    if xt.flags.c_contiguous and not x.flags.c_contiguous:
+        return xt.reshape(-1, *x.shape[2:]), True
+    return np.ascontiguousarray(x).reshape(-1, *x.shape[2:]), False
+
+
+class _PoolCache(dict):
+    """A max-pool's cache whose ``winner`` (positions in the (N, C, H, W) order, read only to
+    draw the winners) is computed from the plane-order positions when first asked for."""
+
+    def __missing__(self, key: str) -> Array:
+        if key != "winner":
+            raise KeyError(key)
+        n, c, h, w = self["x_shape"]
+        pos = self["pos"].ravel()
+        if self["channel_major"]:  # plane m = c * N + n  ->  n * C + c
+            plane, cell = np.divmod(pos, h * w)
+            pos = (plane % n * c + plane // n) * (h * w) + cell
+        self["winner"] = pos
+        return pos
+
+
+def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
+    """2x2 windows, stride 2: the maximum of the two columns of each window's rows, then of its
+    two rows; the winner is the first maximum in row-major order as in the gather path (a
+    later cell wins only when strictly greater: the right column within a row, then the
+    bottom row). The even and odd columns are first copied apart, so every comparison runs on
+    contiguous rows (NumPy's element-wise loops over a stride of 2 cost more than the copy; see
+    the README). Rows and columns past the last whole window are left out, as PyTorch does."""
+    planes, channel_major = _planes(x)
+    m, h, w = planes.shape
+    _, ho, wo = layer.out_shape
+    step = max(1, HALVES_CHUNK // (h * w))  # planes per block, so a block's passes stay in cache
+    if step >= m:
+        out, pos = _halves(planes, ho, wo)
+    else:
+        out, pos = np.empty((m, ho, wo)), np.empty((m, ho, wo), dtype=np.intp)
+        for s in range(0, m, step):
+            out[s:s + step], pos[s:s + step] = _halves(planes[s:s + step], ho, wo)
+    pos += _window_origins(m, h, w, ho, wo)  # flat positions in the planes
+    n, c = x.shape[:2]
+    if channel_major:
+        out = out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
+    else:
+        out = out.reshape(n, c, ho, wo)
+    return out, _PoolCache(pos=pos, planes=(m, h, w), channel_major=channel_major, x_shape=x.shape)
+
+
+def _halves(planes: Array, ho: int, wo: int) -> tuple[Array, Array]:
+    """Each window's maximum and its winner's offset from the window's top-left cell."""
+    m, _, w = planes.shape
+    window_rows = planes[:, :2 * ho]
+    left = np.ascontiguousarray(window_rows[:, :, 0:2 * wo:2])  # (m, 2 Ho, Wo)
+    right = np.ascontiguousarray(window_rows[:, :, 1:2 * wo:2])
+    rows = np.maximum(left, right).reshape(m, ho, 2, wo)  # each window row's maximum
+    right_wins = (right > left).reshape(m, ho, 2, wo)
+    top, bottom = rows[:, :, 0], rows[:, :, 1]
+    low = bottom > top
+    col = right_wins[:, :, 0] ^ ((right_wins[:, :, 0] ^ right_wins[:, :, 1]) & low)  # in the winning row
+    offset = np.multiply(low, w, dtype=np.intp)
+    offset += col
+    return np.maximum(top, bottom), offset
+
+
+def _halves_backward(dout: Array, cache: Cache) -> tuple[Array, Grads]:
+    """Each window's gradient put at its winner (windows do not overlap), in the planes' order."""
+    m, h, w = cache["planes"]
+    n, c = cache["x_shape"][:2]
+    dx = np.zeros(m * h * w)
+    if cache["channel_major"]:
+        dx[cache["pos"].ravel()] = dout.transpose(1, 0, 2, 3).ravel()
+        return dx.reshape(c, n, h, w).transpose(1, 0, 2, 3), ()
+    dx[cache["pos"].ravel()] = dout.ravel()
+    return dx.reshape(n, c, h, w), ()
+
+
+@byte_bounded_cache
+def _window_origins(m: int, h: int, w: int, ho: int, wo: int) -> Array:
+    """(m, Ho, Wo): the flat position of each 2x2 window's top-left cell in (m, H, W) planes."""
+    return ((np.arange(m) * (h * w))[:, None, None] + (np.arange(ho) * (2 * w))[None, :, None]
+            + (np.arange(wo) * 2)[None, None, :])
 
 
 def pool_fields() -> tuple[Field, ...]:

@@ -47,8 +47,8 @@ class BCE(Loss):
 
     def value(self, z: Array, y: Array) -> float:
         """z (N, 1), y (N,): the softplus form, exact to round-off for every logit."""
-        t = z[:, 0] * (1.0 - 2.0 * y)
-        return float((np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))).sum()) / z.shape[0]
+        # logaddexp(0, t) is this very max(t, 0) + log1p(e^-|t|) inside NumPy: one call, not five.
+        return float(np.logaddexp(0.0, z[:, 0] * (1.0 - 2.0 * y)).sum()) / z.shape[0]
 
     def dz(self, a: Array, y: Array) -> Array:
         return (a - y.reshape(-1, 1)) / a.shape[0]

@@ -1,0 +1,100 @@
+"""conv2d's path for larger inputs: no index map. The input is laid out channel-major,
+(C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw,
+N*Ho*Wo) matrix, so one GEMM W (F, C*kh*kw) @ patches gives Z as (F, N, Ho, Wo): handed on
+as an (N, F, Ho, Wo) view, with no transpose copied (the layers after it read any strides).
+The rule is conv2d's (see its docstring); the tests run this path against the gather path,
+torch and finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from engine.layers._base import Array, Cache, Grads, Layer
+
+# Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
+SHORT_ROWS = 12
+
+
+def channels_first(x: Array, pad: tuple[int, int]) -> Array:
+    """x (N, C, H, W) as (C, N, H + 2 ph, W + 2 pw): a view when there is no padding."""
+    xt = x.transpose(1, 0, 2, 3)
+    ph, pw = pad
+    if not (ph or pw):
+        return xt
+    c, n, h, w = xt.shape
+    xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + w] = xt
+    return xp
+
+
+def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> Array:
+    """The (C*kh*kw, m*Ho*Wo) patches of a channel-major (C, m, H, W) array, by one copy."""
+    c, m = xp.shape[:2]
+    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
+    s = xp.strides
+    windows = as_strided(xp, (c, kh, kw, m, ho, wo), (s[0], s[2], s[3], s[1], s[2] * sh, s[3] * sw),
+                         writeable=False)
+    cols = np.empty((c * kh * kw, m * ho * wo))
+    np.copyto(cols.reshape(c, kh, kw, m, ho, wo), windows)
+    return cols
+
+
+def strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
+    n = x.shape[0]
+    f, ho, wo = layer.out_shape
+    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo))
+    wmat = params[layer.params[0]].reshape(f, -1)
+    z = np.dot(wmat, cols)
+    z += params[layer.params[1]][:, None]
+    out = z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+    return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
+
+
+def strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array | None, Grads]:
+    """dW = dZ (F, N*Ho*Wo) @ patches^T, db = its row sums, dX (see ``_dx``)."""
+    wmat, layer = cache["wmat"], cache["layer"]
+    f = wmat.shape[0]
+    dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # free when dZ has the (F, N, ...) layout Z had
+    grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
+    if not need_dx:
+        return None, grads
+    return _dx(dz, wmat, layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
+
+
+def _dx(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
+    """dX (C, m, H, W) of m examples' dZ (F, m*Ho*Wo)."""
+    if layer.stride == (1, 1) and wmat.shape[0] <= 2 * layer.in_shape[0] and layer.in_shape[2] < SHORT_ROWS:
+        return _dx_correlation(dz, wmat, layer, m)
+    return _dx_adds(dz, wmat, layer, m)
+
+
+def _dx_adds(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
+    """Each kernel tap's slice of W^T dZ added into the padded input at the cells it read
+    (kh*kw strided adds, no scatter), then the padding cut off."""
+    c, h, w = layer.in_shape
+    _, ho, wo = layer.out_shape
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
+    dcols = np.dot(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
+    dxp = np.zeros((c, m, h + 2 * ph, w + 2 * pw))
+    for p in range(kh):
+        for q in range(kw):
+            dxp[:, :, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw] += dcols[:, p, q]
+    return dxp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _dx_correlation(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
+    """Stride 1: dX is the correlation of dZ, zero-padded by kh-1-ph (kw-1-pw), with the
+    kernels flipped and their channel axes swapped, so it is one strided copy and one GEMM
+    like the forward pass (its patches hold F/C times the forward's: used for F <= 2C). On
+    short rows this beats the adds, whose inner loops are a row long."""
+    c, h, w = layer.in_shape
+    f, ho, wo = layer.out_shape
+    (kh, kw), (ph, pw) = layer.kernel, layer.padding
+    a, b = kh - 1 - ph, kw - 1 - pw
+    dzp = np.zeros((f, m, ho + 2 * a, wo + 2 * b))
+    dzp[:, :, a:a + ho, b:b + wo] = dz.reshape(f, m, ho, wo)
+    cols = patches(dzp, layer.kernel, (1, 1), (h, w))
+    flipped = wmat.reshape(f, c, kh, kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
+    return np.dot(flipped, cols).reshape(c, m, h, w)
