@@ -181,6 +181,13 @@ function closeEditor() {
   $("editor").hidden = true;
 }
 
+// Says what Train starts from, so a run after another dataset's is not a silent continuation.
+function trainingFrom(s) {
+  $("tr-from").textContent = $("tr-fresh").checked
+    ? `Training starts from fresh weights (seed ${s.seed}), not the current ones.`
+    : `Training continues from the current weights (iteration ${s.iteration}); tick "from fresh weights" to start over.`;
+}
+
 // ----------------------------------------------------------------------------- setup
 async function loadNetwork(spec) {
   await rendering; // a render in flight finishes with the summary it started with
@@ -349,6 +356,8 @@ const actions = {
   useNetwork: (spec, input) => guarded(() => useNetwork(spec, input)),
   presetChosen: (p) => { chooseDataset(...p.dataset, p.train); loadSamples(actions); },
   state: () => state,
+  // What a training run starts from: the current parameters, or (ticked) fresh ones from the seed.
+  trainingStart: async () => ($("tr-fresh").checked ? { ...state, params: (await api.init(state.network, state.seed)).params } : state),
   toast,
   applyEdit,
   cancelEdit: closeEditor,
@@ -375,6 +384,9 @@ async function start() {
   showSpec(state.network, summary);
   bindArchitecture(actions);
   await bindTraining(actions);
+  $("tr-fresh").addEventListener("change", () => trainingFrom(state));
+  subscribe(trainingFrom);
+  trainingFrom(state);
   labelOptions();
   await scheduleRender();
   setBusy(false);
