@@ -122,7 +122,9 @@ function drawCurve(history) {
 }
 
 async function train(actions) {
+  document.body.dataset.training = "1"; // before the first await: a test's wait for "0" then means this run ended
   const s = await actions.trainingStart(); // the current parameters, or fresh ones from the seed
+  if (!s) { document.body.dataset.training = "0"; return; }
   const d = currentDataset();
   const body = {
     network: s.network, params: s.params, dataset: d.name, classes: selectedClasses(),
@@ -170,7 +172,7 @@ async function train(actions) {
       ? `diverged at iteration ${result.diverged_at} (the loss or an update was not finite): kept the last finite parameters. Lower η.`
       : `done: ${result.iterations_done} iterations, test accuracy ${(100 * last.test_accuracy).toFixed(1)}%. The page now uses the trained parameters.`;
     $("tr-status").className = `small ${result.status === "diverged" ? "bad" : "ok"}`;
-    await actions.trained(result.params);
+    await actions.trained(result.params, result);
   } catch (err) {
     if (err.name === "AbortError") {
       $("tr-status").textContent = "cancelled: the parameters are unchanged";

@@ -47,3 +47,14 @@ def test_training_from_fresh_weights_says_so_and_starts_there(page: Page, api: h
         "batch_size": 16, "learning_rate": 0.5, "optimizer": "sgd", "seed": 0, "stream": False, "points": 25})
     assert ref.status_code == 200, ref.text
     assert saved_state(page)["params"] == ref.json()["params"]
+
+
+def test_a_run_that_ends_at_chance_is_flagged(page: Page) -> None:
+    status = train(page, dataset="diagonals", iterations=5, batch=16, optimizer="sgd", lr=0.0001)
+    assert status.startswith("done: 5 iterations"), status
+    flag = page.locator("#tr-chance")
+    assert flag.is_visible()
+    assert flag.inner_text().startswith(
+        "This run ended at chance: test accuracy 39.3% where guessing among 2 classes gets 50%")
+    train(page, dataset="bars", iterations=300, batch=16, optimizer="sgd", lr=0.5)
+    assert flag.is_hidden()
