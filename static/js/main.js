@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { bindArchitecture, showSpec } from "./architecture.js";
 import { bindControls } from "./controls.js";
 import { $, options } from "./dom.js";
+import { fmt } from "./heatmap.js";
 import { defaultInput, preset, showPreview } from "./input.js";
 import { loadRegistry, lossInfo } from "./registry.js";
 import { renderAll } from "./render.js";
@@ -181,6 +182,27 @@ function closeEditor() {
   $("editor").hidden = true;
 }
 
+// Says what Train starts from, so a run after another dataset's is not a silent continuation.
+function trainingFrom(s) {
+  $("tr-from").textContent = $("tr-fresh").checked
+    ? `Training starts from fresh weights (seed ${s.seed}), not the current ones.`
+    : `Training continues from the current weights (iteration ${s.iteration}); tick "from fresh weights" to start over.`;
+}
+
+// A run whose test accuracy ends within 10 points of guessing has learnt nothing: say so, since
+// "done" alone reads as success (e.g. diagonals after bars, continuing from bars' weights).
+function flagChance(result) {
+  const box = $("tr-chance");
+  const acc = result?.history?.at(-1)?.test_accuracy;
+  const picked = $("ds-classes").value.trim();
+  const k = picked ? picked.split(",").length : result?.dataset?.classes?.length;
+  box.hidden = !(Number.isFinite(acc) && k > 1 && acc < 1 / k + 0.1);
+  if (!box.hidden) {
+    box.textContent = `This run ended at chance: test accuracy ${fmt(100 * acc, 3)}% where guessing among ${k} classes gets ` +
+      `${fmt(100 / k, 3)}%. Try fresh weights, another learning rate or more iterations.`;
+  }
+}
+
 // ----------------------------------------------------------------------------- setup
 async function loadNetwork(spec) {
   await rendering; // a render in flight finishes with the summary it started with
@@ -342,13 +364,25 @@ const actions = {
     syncInputs();
     await doForward();
   }),
-  trained: (params) => guarded(async () => {
+  trained: (params, result) => guarded(async () => {
+    flagChance(result);
     adoptParams(params); // a new iteration starts from the trained params; Undo goes back before training
     await doForward();
   }),
   useNetwork: (spec, input) => guarded(() => useNetwork(spec, input)),
   presetChosen: (p) => { chooseDataset(...p.dataset, p.train); loadSamples(actions); },
   state: () => state,
+  // What a training run starts from: the current parameters, or (ticked) fresh ones from the
+  // seed; null, with a toast, when the server cannot make them.
+  trainingStart: async () => {
+    if (!$("tr-fresh").checked) return state;
+    try {
+      return { ...state, params: (await api.init(state.network, state.seed)).params };
+    } catch (err) {
+      toast(err.detail ?? err.message);
+      return null;
+    }
+  },
   toast,
   applyEdit,
   cancelEdit: closeEditor,
@@ -375,6 +409,9 @@ async function start() {
   showSpec(state.network, summary);
   bindArchitecture(actions);
   await bindTraining(actions);
+  $("tr-fresh").addEventListener("change", () => trainingFrom(state));
+  subscribe(trainingFrom);
+  trainingFrom(state);
   labelOptions();
   await scheduleRender();
   setBusy(false);

@@ -55,17 +55,14 @@ function describe() {
 export async function loadSamples(actions) {
   const d = currentDataset();
   if (!d) return;
-  const classes = $("ds-classes").value.trim();
-  const url = `/api/datasets/${encodeURIComponent(d.name)}/samples?split=${$("ds-split").value}&offset=${offset}&count=12` +
-    (classes ? `&classes=${encodeURIComponent(classes)}` : "");
   let data;
   try {
-    data = await api.get(url);
+    data = await spreadSamples(d);
   } catch (err) {
     actions.toast(err.message);
     return;
   }
-  $("ds-samples").replaceChildren(...data.samples.map((s) => {
+  $("ds-samples").replaceChildren(...mixed(data.samples, SHOWN).map((s) => {
     const b = document.createElement("button");
     b.className = "sample";
     b.title = `${data.split} #${s.index}: ${s.class_name} (label ${s.label})`;
@@ -77,7 +74,36 @@ export async function loadSamples(actions) {
     b.addEventListener("click", () => actions.useExample(s.input, s.label, d.input_shape));
     return b;
   }));
-  if (data.total) offset = (offset + 12) % data.total;
+  if (data.total) offset = (offset + SHOWN) % data.total;
+}
+
+// The splits are stored grouped by class (the first 64 "bars" test examples are all horizontal),
+// so the page reads SHOWN examples at each of PARTS points spread over the split and shows
+// their classes in turn.
+const SHOWN = 12;
+const PARTS = 4;
+
+async function spreadSamples(d) {
+  const classes = $("ds-classes").value.trim();
+  const url = (at) => `/api/datasets/${encodeURIComponent(d.name)}/samples?split=${$("ds-split").value}&offset=${at}` +
+    `&count=${SHOWN}${classes ? `&classes=${encodeURIComponent(classes)}` : ""}`;
+  const first = await api.get(url(offset));
+  const stride = Math.floor(first.total / PARTS);
+  if (stride < SHOWN) return first;
+  const rest = await Promise.all(Array.from({ length: PARTS - 1 }, (_, j) => api.get(url((offset + (j + 1) * stride) % first.total))));
+  return { ...first, samples: [first, ...rest].flatMap((r) => r.samples) };
+}
+
+function mixed(samples, n) {
+  const byClass = new Map();
+  for (const s of samples) {
+    if (!byClass.has(s.label)) byClass.set(s.label, []);
+    byClass.get(s.label).push(s);
+  }
+  const queues = [...byClass.values()];
+  const out = [];
+  for (let i = 0; out.length < n && queues.some((q) => i < q.length); i++) for (const q of queues) if (i < q.length && out.length < n) out.push(q[i]);
+  return out;
 }
 
 function drawCurve(history) {
@@ -131,7 +157,9 @@ function showQueued(event) {
 }
 
 async function train(actions) {
-  const s = actions.state();
+  document.body.dataset.training = "1"; // before the first await: a test's wait for "0" then means this run ended
+  const s = await actions.trainingStart(); // the current parameters, or fresh ones from the seed
+  if (!s) { document.body.dataset.training = "0"; return; }
   const d = currentDataset();
   const body = {
     network: s.network, params: s.params, dataset: d.name, classes: selectedClasses(),
@@ -182,7 +210,7 @@ async function train(actions) {
       ? `diverged at iteration ${result.diverged_at} (the loss or an update was not finite): kept the last finite parameters. Lower η.`
       : `done: ${result.iterations_done} iterations, test accuracy ${(100 * last.test_accuracy).toFixed(1)}%. The page now uses the trained parameters.`;
     $("tr-status").className = `small ${result.status === "diverged" ? "bad" : "ok"}`;
-    await actions.trained(result.params);
+    await actions.trained(result.params, result);
   } catch (err) {
     if (err.name === "AbortError") {
       $("tr-status").textContent = "cancelled: the parameters are unchanged";
