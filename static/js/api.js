@@ -61,6 +61,8 @@ export const api = {
     post("/api/update", { network: s.network, params: s.params, gradients, learning_rate: s.lr }),
   step: (s) => post("/api/step", { ...example(s), learning_rate: s.lr }),
   gradcheck: (s) => post("/api/gradcheck", example(s)),
+  // How one entry of the iteration was computed: the rule, its terms and their sources.
+  explain: (s, array, index) => post("/api/explain", { ...example(s), learning_rate: s.lr, array, index }),
   lossOf: async (s, params) => (await post("/api/forward", example(s, params))).loss,
   upload(file, { channels, height, width, invert }) {
     const form = new FormData();

@@ -97,8 +97,56 @@ function dots(cells, color) {
 function plotShapes(z, o) {
   return [
     ...windowRects(o.windows ?? []), ...outlines(o.passes ?? [], "#2a9d8f"), ...dots(o.ties ?? [], "#bbb"), ...dots(o.picked ?? [], "#e07b1f"),
-    ...outlines(o.winners ?? [], "#e07b1f"), ...hatch(z), ...outlines(o.cursor ? [o.cursor] : [], "#000", "dash", 0.05),
+    ...outlines(o.winners ?? [], "#e07b1f"), ...hatch(z), ...outlines(o.sources ?? [], "#7b1fa2", "solid", 0.1),
+    ...outlines(o.selected ? [o.selected] : [], "#111", "solid", -0.04), ...outlines(o.cursor ? [o.cursor] : [], "#000", "dash", 0.05),
   ];
+}
+
+// ----------------------------------------------------------------------------- selection marks
+// The selected cell and the source cells of its explanation (explain.js), outlined wherever
+// their arrays are drawn. The page sets them; every drawArray reads them.
+let marks = { selected: null, sources: new Map() }; // sources: array name -> Set of "i,j,..." keys
+let cellAction = null;
+
+// What a click (tap, Enter) on a cell of a plot with no action of its own does: (name, index).
+export function onAnyCell(fn) {
+  cellAction = fn;
+}
+
+export function setMarks(next) {
+  const touched = new Set([...marks.sources.keys(), marks.selected?.array]);
+  const sources = new Map();
+  for (const src of next?.sources ?? []) {
+    if (!sources.has(src.array)) sources.set(src.array, new Set());
+    sources.get(src.array).add(src.index.join(","));
+  }
+  marks = { selected: next?.selected ?? null, sources };
+  for (const name of [...sources.keys(), marks.selected?.array]) touched.add(name);
+  const jobs = [];
+  for (const c of document.querySelectorAll("[data-array]")) if (touched.has(c.dataset.array) && c._args) jobs.push(drawArray(c, ...c._args));
+  return Promise.all(jobs);
+}
+
+// Where each index of the array sits: "i,j,..." -> [panel, row, col].
+function whereOf(container) {
+  if (container._whereFor === container._ps) return container._where;
+  const where = new Map();
+  container._ps.forEach((p, i) => p.z.forEach((row, r) => row.forEach((_, c) => where.set(p.index(r, c).join(","), [i, r, c]))));
+  container._where = where;
+  container._whereFor = container._ps;
+  return where;
+}
+
+// The marks of panel i of a container: its source cells and the selected cell, as [row, col].
+function marksOf(container, name, i) {
+  const where = whereOf(container);
+  const cells = [];
+  for (const key of marks.sources.get(name) ?? []) {
+    const at = where.get(key);
+    if (at && at[0] === i) cells.push([at[1], at[2]]);
+  }
+  const sel = marks.selected?.array === name ? where.get(marks.selected.index.join(",")) : null;
+  return { sources: cells, selected: sel && sel[0] === i ? [sel[1], sel[2]] : null };
 }
 
 // A row of classes (the softmax output) gets its class names under its columns.
@@ -149,7 +197,7 @@ function cellAt(div, ev, z) {
 
 // Clicks, taps and drags (pointer events, so touch and pen too) and the keyboard (arrows move a
 // cursor, Enter or Space applies) on an editable plot. `drag`: a pressed pointer keeps applying.
-function bindCells(div, getPanel, drag) {
+function bindCells(div, getPanel, dragging) {
   div.tabIndex = 0;
   let down = false;
   let last = "";
@@ -163,9 +211,9 @@ function bindCells(div, getPanel, drag) {
   div.addEventListener("pointerdown", (ev) => {
     const cell = cellAt(div, ev, getPanel().z);
     if (!cell) return;
-    down = drag;
+    down = dragging();
     last = "";
-    if (drag) div.setPointerCapture?.(ev.pointerId);
+    if (down) div.setPointerCapture?.(ev.pointerId);
     apply(cell);
   });
   div.addEventListener("pointermove", (ev) => {
@@ -288,6 +336,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   container.setAttribute("aria-label", `${name} heatmap`);
   const ps = panels(name, value);
   const shown = container._all ? ps : ps.slice(0, opts.maxPanels ?? 8);
+  container.dataset.sources = String(marks.sources.get(name)?.size ?? 0);
   const shape = shapeOf(value);
   const ids = shown.map((_, i) => `${prefix}-${name}-${i}`).join(",");
   if (container.dataset.ids !== ids) {
@@ -308,11 +357,17 @@ export function drawArray(container, prefix, name, value, opts = {}) {
       cell, scale, exponent, label: p.label, columnNames: opts.columnNames,
       winners: opts.winnersFor?.(i), ties: opts.tiesFor?.(i), picked: opts.pickedFor?.(i), passes: opts.passesFor?.(i), windows: opts.windowsFor?.(i),
     };
-    if (opts.onCell && !div._bound) {
-      bindCells(div, () => container._ps[i], Boolean(opts.drag));
+    Object.assign(o, marksOf(container, name, i));
+    if (!div._bound) {
+      bindCells(div, () => container._ps[i], () => Boolean(container._args[3].drag));
       div._bound = true;
     }
-    div._onCell = opts.onCell ? (cell2) => container._args[3].onCell(container._ps[i].index(...cell2), p.label) : null;
+    // Its own action (painting X), or else the page's: explain the cell.
+    div._onCell = (cell2) => {
+      const index = container._ps[i].index(...cell2);
+      const own = container._args[3].onCell;
+      return own ? own(index, p.label) : cellAction?.(container.dataset.array, index);
+    };
     div._redraw = () => draw(div, p.z, { ...o, cursor: document.activeElement === div ? div._cursor : null });
     const key = JSON.stringify(o);
     if (div._src === value && div._key === key) return null;

@@ -38,10 +38,11 @@ export function preset(name, [ch, h, w]) {
   return Array.from({ length: ch }, () => plane.map((row) => row.slice()));
 }
 
-// Click, tap or drag to paint; with the keyboard, arrows move and Enter or Space paints.
+// In paint mode, click, tap or drag to paint (with the keyboard, arrows move and Enter or Space
+// paints); otherwise a click explains the cell, as on every other heatmap.
 export function drawInput(container, input, onPaint) {
   return drawArray(container, "input", "X", input, {
-    width: 230, onCell: onPaint ? (index) => onPaint(index) : undefined, maxPanels: 3, drag: true,
+    width: 230, onCell: onPaint ? (index) => onPaint(index) : undefined, maxPanels: 3, drag: Boolean(onPaint),
   });
 }
 

@@ -9,6 +9,7 @@ import { fmt } from "./heatmap.js";
 import { defaultInput, preset, showPreview } from "./input.js";
 import { loadRegistry, lossInfo } from "./registry.js";
 import { renderAll } from "./render.js";
+import { bindSelection } from "./select.js";
 import {
   adoptParams, applyStateFile, checkStateFile, commit, editParams, exportable, forgetSaved, getIn, isCurrent, loadSaved,
   pushIteration, restore, setIn, state, subscribe, undo,
@@ -43,7 +44,7 @@ function scheduleRender() {
       const animate = animateNext;
       animateNext = false;
       try {
-        await renderAll(state, { animate, paint, editWeight });
+        await renderAll(state, { animate, paint: painting ? paint : undefined });
       } catch (err) {
         toast(`the page could not draw this state: ${err.message}`);
       }
@@ -146,6 +147,16 @@ async function refresh() {
 }
 
 // ----------------------------------------------------------------------------- edits
+// Paint mode: clicks and drags on X paint it; otherwise a click explains the cell, as everywhere.
+let painting = false;
+
+function togglePaint() {
+  painting = !painting;
+  $("btn-paint").setAttribute("aria-pressed", String(painting));
+  $("btn-paint").textContent = painting ? "Painting (click to stop)" : "Paint";
+  scheduleRender();
+}
+
 function paint(index) {
   const full = index.length === 2 ? [0, ...index] : index;
   commit({ input: setIn(state.input, full, Number($("brush").value)), gradcheck: null });
@@ -403,6 +414,8 @@ async function start() {
     await reset({ network: await loadNetwork(null) });
   }
   subscribe(scheduleRender);
+  bindSelection({ getState: () => state, onEdit: editWeight });
+  $("btn-paint").addEventListener("click", togglePaint);
   started = true;
   syncInputs();
   bindControls(actions);

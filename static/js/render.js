@@ -1,10 +1,10 @@
 // Every view drawn from one state of the store: what it shows is that state's, or it says
 // which iteration and phase its numbers belong to (data-iteration / data-current for tests).
 import { $, el, options } from "./dom.js";
-import { renderEquations } from "./equations.js";
 import { renderGradcheck } from "./gradcheck.js";
 import { fmt } from "./heatmap.js";
 import { drawInput } from "./input.js";
+import { syncSelection } from "./select.js";
 import { isCurrent, save } from "./state.js";
 import { clearForward, drawBackward, drawForward, drawParams, hideGradients, summary } from "./strip.js";
 import { classNames } from "./train.js";
@@ -82,8 +82,6 @@ export async function renderAll(s, { animate = false, paint, editWeight } = {}) 
   const jobs = [drawInput($("input-grid"), s.input, paint), drawParams(s.params, editWeight)];
   if (s.fwd) jobs.push(drawForward(s.fwd));
   else clearForward();
-  const eqParams = s.basis?.params ?? s.params;
-  renderEquations($("equations"), { fwd: s.fwd, bwd: s.bwd, params: eqParams, label: s.basis?.label ?? s.label });
   renderPrediction(s.fwd?.prediction);
   const upd = s.lastUpdate;
   $("loss-after").textContent = upd && s.fwd && upd.iteration === s.basis.iteration ? `after update: ${fmt(upd.loss_after, 5)}` : "";
@@ -99,6 +97,7 @@ export async function renderAll(s, { animate = false, paint, editWeight } = {}) 
   await Promise.all(jobs);
   if (s.bwd) await drawBackward(s.bwd, { animate });
   else hideGradients();
+  await syncSelection(s);
   // A parameter's gradient belongs under it only while it is the gradient of these parameters.
   if (s.bwd && !m.current) for (const e of document.querySelectorAll(".pgrad-wrap")) e.classList.add("hidden");
   save(s);

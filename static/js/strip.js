@@ -120,6 +120,12 @@ function tiesOf(input, layer, winners) {
   });
 }
 
+// The cells of a vector's one panel (a row, or rows of 16 as heatmap.js lays long ones out) where `test` holds.
+function vectorCells(values, test) {
+  const wide = values.length > 16;
+  return values.flatMap((v, k) => (test(v) ? [wide ? [Math.floor(k / 16), k % 16] : [0, k]] : []));
+}
+
 // Marks drawn on each array, keyed by its name: {winners, ties, windows, passes}[channel].
 export function marksOf(res) {
   const marks = {};
@@ -146,6 +152,7 @@ export function marksOf(res) {
     }
     const local = res.local?.[`d${s.name}/d${s.input}`];
     if (hasMark(s.layer, "gate") && Array.isArray(local?.[0]?.[0])) at(`d${s.input}`).passes = cellsWhere(local, (v) => v === 1);
+    else if (hasMark(s.layer, "gate") && Array.isArray(local)) at(`d${s.input}`).passes = [vectorCells(local, (v) => v === 1)];
   }
   return marks;
 }
@@ -239,6 +246,6 @@ export function buildParams(root) {
 export function drawParams(params, onCell) {
   return Promise.all(Object.entries(params).map(([name, value]) =>
     drawArray(document.getElementById(`pval-${name}`), "pval", name, value, {
-      width: 200, onCell: (index) => onCell(name, index),
+      width: 200, onCell: onCell ? (index) => onCell(name, index) : undefined,
     })));
 }

@@ -165,6 +165,18 @@ def click_cell(page: Page, plot_id: str, row: int, col: int) -> None:
     page.mouse.click(x, y)
 
 
+def paint_mode(page: Page, on: bool = True) -> None:
+    """Turn the Paint toggle on (clicks on X paint) or off (clicks on X explain, as everywhere)."""
+    if (page.get_attribute("#btn-paint", "aria-pressed") == "true") != on:
+        page.click("#btn-paint")
+
+
+def open_editor(page: Page) -> None:
+    """From the detail view of a weight (a click on it opened it), its Edit button."""
+    page.locator("[data-testid=explain-edit]").click()
+    page.wait_for_selector("#editor", state="visible")
+
+
 def screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name

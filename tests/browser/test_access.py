@@ -90,6 +90,8 @@ def test_upload_and_import_are_reachable_by_tab_with_visible_focus(page: Page) -
 
 
 def test_painting_and_weight_editing_by_keyboard(page: Page) -> None:
+    page.focus("#btn-paint")
+    page.keyboard.press("Enter")  # the Paint toggle, from the keyboard
     plot = page.locator("#input-X-0")
     plot.focus()
     assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
@@ -102,6 +104,8 @@ def test_painting_and_weight_editing_by_keyboard(page: Page) -> None:
 
     page.locator("#pval-W1-0").focus()
     page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")  # explains W1[0,0,0,1]; its detail view has the Edit button
+    page.locator("[data-testid=explain-edit]").focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#editor", state="visible")
     assert page.inner_text("#editor-name") == "W1[0,0,0,1]"
@@ -137,6 +141,7 @@ def test_touch_taps_paint_edit_and_press(browser: Browser, server_url: str, api:
     try:
         page.goto(server_url + "/")
         page.wait_for_selector(IDLE, state="attached")
+        page.locator("#btn-paint").tap()
         cell = page.evaluate("() => document.getElementById('input-X-0')._cell")
         page.locator("#input-X-0").scroll_into_view_if_needed()
         box = page.locator("#input-X-0").bounding_box()
@@ -148,7 +153,8 @@ def test_touch_taps_paint_edit_and_press(browser: Browser, server_url: str, api:
         page.locator("#pval-W1-0").scroll_into_view_if_needed()
         box = page.locator("#pval-W1-0").bounding_box()
         cell = page.evaluate("() => document.getElementById('pval-W1-0')._cell")
-        page.touchscreen.tap(box["x"] + 2 + cell * 1.5, box["y"] + 2 + cell * 0.5)  # W1 (0, 1)
+        page.touchscreen.tap(box["x"] + 2 + cell * 1.5, box["y"] + 2 + cell * 0.5)  # W1 (0, 1): explained
+        page.locator("[data-testid=explain-edit]").tap()
         page.wait_for_selector("#editor", state="visible")
         assert page.inner_text("#editor-name") == "W1[0,0,0,1]"
         # The editor shows the whole number.
@@ -160,6 +166,7 @@ def test_touch_taps_paint_edit_and_press(browser: Browser, server_url: str, api:
 
 
 def test_drag_paints_every_cell_it_crosses(page: Page) -> None:
+    page.click("#btn-paint")
     plot = page.locator("#input-X-0")
     plot.scroll_into_view_if_needed()
     box = plot.bounding_box()

@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser_testlib import IDLE, PageLog, logged_page, require_chromium, screenshot, use_twoblock, wait_idle
+from browser_testlib import (
+    IDLE,
+    PageLog,
+    logged_page,
+    open_editor,
+    require_chromium,
+    screenshot,
+    use_twoblock,
+    wait_idle,
+)
 from playwright.sync_api import Browser, Page
 
 require_chromium()
@@ -76,7 +85,7 @@ def test_desktop_strip_gradients_and_equations_fit_one_screen(sized: Page) -> No
     page.evaluate("() => document.getElementById('pval-W1').scrollIntoView({ block: 'center' })")
     before = page.evaluate("() => scrollY")
     page.locator("#pval-W1-0").click(position={"x": 10, "y": 10})
-    page.wait_for_selector("#editor", state="visible")
+    open_editor(page)
     assert page.evaluate("() => scrollY") == before
     value = page.locator("#editor-value")
     assert page.evaluate("e => e.scrollWidth <= e.clientWidth", value.element_handle())

@@ -12,6 +12,8 @@ from browser_testlib import (
     click_cell,
     iteration,
     loss_points,
+    open_editor,
+    paint_mode,
     require_chromium,
     saved_state,
     screenshot,
@@ -215,6 +217,7 @@ def test_painting_a_cell_changes_x_and_z1(page: Page, api: httpx.Client) -> None
 
     row, col = 1, 0  # an empty cell of the vertical bar; brush is 1 (ink)
     assert z(page, "input-X-0")[row][col] == 0
+    paint_mode(page)
     click_cell(page, "input-X-0", row, col)
     page.wait_for_function(
         "([r, c]) => document.body.dataset.busy === '0' && document.getElementById('act-X-0').data[0].z[r][c] === 1",
@@ -281,7 +284,7 @@ def test_undo_restores_parameters_exactly(page: Page) -> None:
 def test_editing_a_weight_feeds_the_forward_pass(page: Page, api: httpx.Client) -> None:
     network, params = seed_state(api)
     click_cell(page, "pval-W1-0", 1, 2)
-    page.wait_for_selector("#editor", state="visible")
+    open_editor(page)
     assert page.inner_text("#editor-name") == "W1[0,0,1,2]"
     assert float(page.input_value("#editor-value")) == params["W1"][0][0][1][2]
     page.fill("#editor-value", "0.75")

@@ -8,7 +8,16 @@ import json
 import re
 
 import httpx
-from browser_testlib import REPO, PageLog, arch_field, require_chromium, wait_arch_status, wait_idle
+from browser_testlib import (
+    REPO,
+    PageLog,
+    arch_field,
+    click_cell,
+    require_chromium,
+    saved_state,
+    wait_arch_status,
+    wait_idle,
+)
 from playwright.sync_api import Page, Route
 
 require_chromium()
@@ -100,43 +109,34 @@ def test_a_pair_field_keeps_both_numbers(page: Page, api: httpx.Client) -> None:
     assert "kernel must be" in page.inner_text("#arch-status")
 
 
-def disguise(route: Route) -> None:
-    """Show the seed's ReLU to the page as a leaky_relu with slope 0 (the same function): a registry
-    type the engine on this branch does not have yet, driven through the page for real."""
-    request = route.request
-    body = request.post_data
-    if body:
-        body = json.dumps(json.loads(body.replace('"leaky_relu"', '"relu"')))
-        data = json.loads(body)
-        for layer in (data.get("network") or {}).get("layers", []):
-            layer.pop("negative_slope", None)
-        body = json.dumps(data)
-    response = route.fetch(post_data=body)
-    text = response.text().replace('"type":"relu"', '"type":"leaky_relu"')
-    route.fulfill(response=response, body=text)
-
-
-def test_a_type_the_page_has_no_drawing_for_renders_generically(page: Page, api: httpx.Client) -> None:
+def test_a_new_type_works_through_the_page(page: Page, api: httpx.Client) -> None:
+    """leaky_relu, added in the editor: its title from the registry, the engine computes it, its gate
+    marks are drawn on its input's gradient, and a click on its output explains the cell."""
     entry = next(t for t in registry(api)["layers"] if t["type"] == "leaky_relu")
-    title = entry["formula"].replace("{out}", "A1").replace("{in}", "Z1")
-    page.route(re.compile(r".*/api/(network|init|forward|backward|update|step|gradcheck)$"), disguise)
     page.select_option("#arch-preset", "seed")
     wait_arch_status(page, "✓")
+    page.locator("#arch-table tr").nth(2).locator("button").click()  # drop the ReLU (A1)
+    page.select_option("#arch-add-type", "leaky_relu")
+    page.click("#arch-add")  # it goes before the output block: after F, so A1 = LeakyReLU(F)
+    wait_arch_status(page, "✓")
     page.click("#arch-apply")
-    page.wait_for_function("t => document.querySelector('#stage-A1 .formula').textContent === t", arg=title)
+    title = entry["formula"].replace("{out}", "A1").replace("{in}", "F")
+    page.wait_for_function("t => document.querySelector('#stage-A1 .formula')?.textContent === t", arg=title)
     wait_idle(page, "forward")
-    row = page.locator("#arch-table tr").nth(2)
-    assert row.locator("td").nth(1).inner_text() == "leaky_relu"
-    assert row.locator("input[data-field='negative_slope']").count() == 1
     page.click("#btn-forward")
     wait_idle(page, "backward")
-    eq = page.inner_text("#equations")
-    assert title in eq  # the generic line, from the registry's formula
     page.click("#btn-backward")
     wait_idle(page, "update")
-    # Its "gate" mark: outlines on dZ1 where the API's local derivative is 1.
-    gate = page.evaluate("() => document.getElementById('grad-dZ1-0').layout.shapes.length")
-    assert gate > 0
+    gate = page.evaluate("() => document.getElementById('grad-dF-0').layout.shapes.length")
+    assert gate > 0  # the cells of F where the local derivative is 1
+    click_cell(page, "act-A1-0", 0, 1)
+    page.wait_for_selector("[data-testid=explain-result]")
+    state = saved_state(page)
+    body = {"network": state["network"], "params": state["params"], "input": state["input"], "label": state["label"],
+            "learning_rate": state["learning_rate"], "array": "A1", "index": [1]}
+    expl = api.post("/api/explain", json=body).json()
+    assert page.get_attribute("[data-testid=explain-result] .total", "data-value") == str(expl["value"])
+    assert page.locator("[data-testid=explain-rule] math").count() == 1
 
 
 def test_a_type_missing_from_the_registry_still_draws(page: Page) -> None:

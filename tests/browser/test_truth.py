@@ -14,6 +14,8 @@ from browser_testlib import (
     click_cell,
     export_state,
     import_json,
+    open_editor,
+    paint_mode,
     require_chromium,
     saved_state,
     train,
@@ -44,6 +46,7 @@ def cell_texts(page: Page, plot_id: str) -> list[list[str]]:
 def test_every_number_is_the_states_after_every_kind_of_action(page: Page, api: httpx.Client, tmp_path: Path) -> None:
     assert_truth(page, api)  # fresh
 
+    paint_mode(page)
     click_cell(page, "input-X-0", 2, 2)  # paint, nothing computed yet
     wait_idle(page, "forward")
     assert saved_state(page)["input"][0][2][2] == 1
@@ -60,6 +63,7 @@ def test_every_number_is_the_states_after_every_kind_of_action(page: Page, api: 
     assert_truth(page, api)
 
     click_cell(page, "pval-W1-0", 0, 0)  # edit a weight: its cell text follows (was stale before)
+    open_editor(page)
     page.fill("#editor-value", "2")
     page.click("#editor-apply")
     page.wait_for_selector("#editor", state="hidden")

@@ -89,16 +89,60 @@ def reference(api: httpx.Client, page: Page, state: dict[str, Any]) -> tuple[dic
     return m, post(api, "/api/backward" if grads_shown else "/api/forward", body)
 
 
+CHAIN = """() => [...document.querySelectorAll('#equations [data-testid=chain-line]')].map((line) => ({
+  op: line.dataset.op, text: line.textContent,
+  total: Number(line.querySelector('.num.total').dataset.value),
+  terms: [...line.querySelectorAll('[data-testid=chain-term]')].map((t) => ({
+    factors: [...t.querySelectorAll('[data-testid=chain-factor] .num')]
+      .map((n) => [Number(n.dataset.value), n.textContent]),
+    value: t.querySelector('.tval') ? Number(t.querySelector('.tval').dataset.value) : null })),
+  rest: (() => {
+    const r = line.querySelector('[data-testid=chain-rest] .num');
+    return r ? Number(r.dataset.value) : null;
+  })(),
+  shown: [...line.querySelectorAll('.num')].map((n) => [Number(n.dataset.value), n.textContent]),
+}))"""
+
+
+def num(v: float) -> str:
+    """The page's 4 significant digits (explain.js's num)."""
+    if v == 0:
+        return "0"
+    if 1e-3 <= abs(v) < 1e5:
+        return str(sig(v, 4)).removesuffix(".0")
+    mant, exp = f"{v:.3e}".split("e")
+    return f"{mant}e{'+' if int(exp) >= 0 else '-'}{abs(int(exp))}"
+
+
 def check_equations(page: Page, ref: dict[str, Any], params: dict[str, Any], label: int) -> None:
-    allowed = set(range(0, 65)) | {label}
+    """The chain-rule panel: every line is true arithmetic (its factors multiply to each term, its
+    terms and the sum of the others add up to the result) and every factor is a value of this
+    moment (an entry of an array the API answered, or a constant)."""
+    page.wait_for_function("() => !document.getElementById('equations').dataset.pending")
+    values = set()
     for v in flat(list(ref["activations"].values())) + flat(list(params.values())) + flat(
-            list(ref.get("gradients", {}).values())) + flat(list(ref.get("local", {}).values())) + [
-            ref["loss"], *ref["prediction"]["probabilities"]]:
+            list(ref.get("gradients", {}).values())) + flat(list(ref.get("local", {}).values())) + [ref["loss"]]:
         if v is not None:
-            allowed |= {sig(v, 3), sig(v, 4), sig(-v, 3)}
-    text = page.inner_text("#equations").replace("−", "-")
-    for token in NUMBER.findall(text):
-        assert float(token) in allowed, f"the equations show {token}, which is no value of this moment"
+            values.add(v)
+    values |= {0.0, 1.0, -1.0, float(label)}
+    lines = page.evaluate(CHAIN)
+    assert lines, "the chain-rule panel shows no line"
+    for line in lines:
+        for value, text in line["shown"]:
+            assert text == num(value), f"{value} is printed as {text}: {line['text']}"
+        total = 0.0
+        for t in line["terms"]:
+            product = 1.0
+            for value, _ in t["factors"]:
+                assert value in values or value == -float(label), f"factor {value} is no value of this moment"
+                product *= value
+            if t["value"] is not None:
+                assert abs(product - t["value"]) <= 1e-12 * max(abs(product), 1e-300), line["text"]
+            total += product
+        if line["op"] == "sum":
+            total += line["rest"] or 0.0
+            assert abs(total - line["total"]) <= 1e-12 * max(1.0, abs(line["total"])) * (len(line["terms"]) + 2), \
+                f"the terms add up to {total}, not {line['total']}: {line['text']}"
 
 
 def assert_truth(page: Page, api: httpx.Client) -> int:

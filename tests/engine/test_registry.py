@@ -29,9 +29,7 @@ BRANCH = re.compile(
     rf"|<option[^>]*value=\"(?:{NAMES})\"",
     re.MULTILINE,
 )
-# The chain-rule panel keeps its per-type text until "explain every number" (issue 11)
-# replaces it with the engine's explanations; it has a generic fallback for other types.
-EXEMPT = {"static/js/equations.js"}
+EXEMPT: set[str] = set()
 
 
 def _sources() -> list[Path]:
