@@ -51,6 +51,7 @@ export function buildStrip(root) {
     card.append(title(s.layer ? formulaOf(s.layer, s.input) : "X (input)"));
     const shape = s.layer ? s.layer.out_shape : summary.shapes.X;
     card.append(el("div", "shape", `(${shape.join("×")})`));
+    card.append(about(s));
     const act = el("div", "act");
     act.id = `act-${s.name}`;
     card.append(act);
@@ -62,6 +63,18 @@ export function buildStrip(root) {
     card.append(gwrap);
     return card;
   }), lossCard(all.at(-1).name));
+}
+
+// What the stage does and why its gradient is what it is, for a learner (the registry's words),
+// folded so the strip stays compact: a tap, click or Enter opens it.
+function about(s) {
+  const box = el("details", "about");
+  box.dataset.testid = "about";
+  box.append(el("summary", "", "what it does"));
+  const text = s.layer ? layerInfo(s.layer.type).description
+    : "The example the network sees. Its gradient dX is not needed to learn, but shows which pixels would change the loss most.";
+  box.append(el("p", "", text || `${s.layer.type}: no description in the registry`));
+  return box;
 }
 
 function lossCard(out) {

@@ -11,6 +11,7 @@ from browser_testlib import (
     CHROMIUM_ARGS,
     IDLE,
     PageLog,
+    click_cell,
     require_chromium,
     saved_state,
     train,
@@ -37,6 +38,10 @@ def test_axe_finds_nothing_in_any_main_state(page: Page) -> None:
     page.click("#btn-backward")
     wait_idle(page, "update")
     assert violations(page) == [], "after backward"
+    click_cell(page, "pgrad-dW1-0", 1, 1)  # the detail view of a cell, open, and a stage's note
+    page.wait_for_selector("[data-testid=explain-result]")
+    page.locator("#stage-Z1 [data-testid=about] summary").click()
+    assert violations(page) == [], "a detail view open"
     page.click("#btn-update")
     wait_idle(page, "forward")
     assert violations(page) == [], "after update"

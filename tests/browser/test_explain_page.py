@@ -161,3 +161,12 @@ def test_the_view_follows_the_state(page: Page, api: httpx.Client) -> None:
     page.click("#btn-forward")  # the gradients are no longer drawn: their view closes
     wait_idle(page, "backward")
     page.wait_for_selector("#explain", state="hidden")
+
+
+def test_each_stage_says_what_it_does(page: Page, api: httpx.Client) -> None:
+    reg = {t["type"]: t["description"] for t in api.get("/api/layers").json()["layers"]}
+    net = api.post("/api/network", json={"network": saved_state(page)["network"]}).json()
+    for layer in net["layers"]:
+        note = page.locator(f"#stage-{layer['output']} [data-testid=about]")
+        note.locator("summary").click()
+        assert note.locator("p").inner_text() == reg[layer["type"]]
