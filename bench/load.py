@@ -115,12 +115,53 @@ def wait_ready(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError("the server did not start")
 
 
-def load_test(workers: int, clients: int, seconds: float) -> dict:
+def worker_pids(supervisor: int) -> set[int]:
+    """The server's worker processes: the supervisor's children that multiprocessing spawned."""
+    try:
+        children = open(f"/proc/{supervisor}/task/{supervisor}/children").read().split()
+    except OSError:
+        return set()
+    pids = set()
+    for pid in map(int, children):
+        try:
+            if b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read():  # not the resource tracker
+                pids.add(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def kill_a_worker(supervisor: int, at_s: float, workers: int, out: dict) -> None:
+    """At ``at_s`` seconds, SIGKILL one worker; record how long until the supervisor has a full set
+    of workers again and the new one answers (``recovery_s``)."""
+    import signal
+
+    time.sleep(at_s)
+    before = worker_pids(supervisor)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    killed = time.perf_counter()
+    while time.perf_counter() - killed < 30:
+        now = worker_pids(supervisor)
+        if victim not in now and len(now) >= workers:
+            out["recovery_s"] = round(time.perf_counter() - killed, 3)
+            out["replaced_by"] = sorted(now - before)
+            return
+        time.sleep(0.01)
+    out["recovery_s"] = None
+
+
+def load_test(workers: int, clients: int, seconds: float, kill_at: float | None = None) -> dict:
+    import threading
+
     port = free_port()
     server = subprocess.Popen(production_command(port, workers), cwd=ROOT, env={**os.environ})
+    killed: dict = {}
     try:
         wait_ready(port)
         requests = make_requests(200)
+        if kill_at is not None:
+            threading.Thread(target=kill_a_worker, args=(server.pid, kill_at, workers, killed), daemon=True).start()
         start = time.perf_counter()
         latencies, errors, answers = asyncio.run(run(port, clients, seconds, requests))
         elapsed = time.perf_counter() - start
@@ -138,7 +179,7 @@ def load_test(workers: int, clients: int, seconds: float) -> dict:
     return {"workers": workers, "clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies),
             "requests_per_s": round(len(latencies) / elapsed, 1), "errors": len(errors), "wrong_answers": wrong,
             "p50_ms": round(float(np.percentile(lat, 50)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
-            "first_errors": errors[:3]}
+            "first_errors": errors[:3], **({"killed_worker_at_s": kill_at, **killed} if kill_at is not None else {})}
 
 
 # ----------------------------------------------------------------------------- nginx in front
@@ -409,13 +450,17 @@ def main() -> None:
     ap.add_argument("--learners", type=int, default=30)
     ap.add_argument("--target", choices=["one", "nginx"], default="one")
     ap.add_argument("--preset", choices=["digits", "small"], default="digits")
+    ap.add_argument("--kill-worker-at", type=float, default=None,
+                    help="steps: SIGKILL one worker this many seconds in, and report the recovery")
     args = ap.parse_args()
     if args.scenario == "classroom":
         result = classroom(args.learners, args.target, args.preset)
         ok = result["errors"] == 0 and result["refused_429"] == 0 and result["runs_completed"] == args.learners
     else:
-        result = load_test(args.workers, args.clients, min(args.seconds, 300.0))
-        ok = result["errors"] == 0 and result["wrong_answers"] == 0
+        result = load_test(args.workers, args.clients, min(args.seconds, 300.0), args.kill_worker_at)
+        # A killed worker drops the requests it was holding (their connections reset): only
+        # wrong answers fail a run with a kill.
+        ok = result["wrong_answers"] == 0 and (args.kill_worker_at is not None or result["errors"] == 0)
     print(json.dumps(result, indent=1))
     sys.exit(0 if ok else 1)
 
