@@ -106,17 +106,19 @@ function mixed(samples, n) {
   return out;
 }
 
-function drawCurve(history) {
+function drawCurve(history, total) {
   const x = history.map((p) => p.iteration);
   // eslint-disable-next-line no-undef
   Plotly.react($("tr-curve"), [
     { x, y: history.map((p) => p.loss), name: "training loss", mode: "lines", line: { color: "#1f3b57" } },
-    { x, y: history.map((p) => p.train_accuracy), name: "train accuracy", mode: "lines", yaxis: "y2", line: { color: "#2a9d8f" } },
-    { x, y: history.map((p) => p.test_accuracy), name: "test accuracy", mode: "lines", yaxis: "y2", line: { color: "#f4a261" } },
+    // The train line wide and dotted under the thin test line: where they agree, both still show.
+    { x, y: history.map((p) => p.train_accuracy), name: "train accuracy", mode: "lines", yaxis: "y2", line: { color: "#2a9d8f", width: 4, dash: "dot" } },
+    { x, y: history.map((p) => p.test_accuracy), name: "test accuracy", mode: "lines", yaxis: "y2", line: { color: "#c0601a", width: 1.5 } },
   ], {
-    height: 190, margin: { l: 40, r: 40, t: 6, b: 30 }, legend: { orientation: "h", y: 1.2, font: { size: 10 } },
-    xaxis: { title: { text: "iteration" } }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
-    yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], title: { text: "accuracy" } },
+    height: 190, margin: { l: 40, r: 44, t: 6, b: 30 }, legend: { orientation: "h", y: 1.2, font: { size: 10 } },
+    // From iteration 0, so the first point (after the first chunk) sits where it happened.
+    xaxis: { title: { text: "iteration" }, range: [0, Math.max(1, total)] }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
+    yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickvals: [0, 0.25, 0.5, 0.75, 1], tickformat: ".0%", title: { text: "accuracy" } },
     paper_bgcolor: "rgba(0,0,0,0)",
   }, { displayModeBar: false, responsive: true });
 }
@@ -198,7 +200,7 @@ async function train(actions) {
           $("tr-bar").style.width = `${(100 * event.iteration) / event.total}%`;
           $("tr-status").textContent = `iteration ${event.iteration} of ${event.total}: loss ${event.loss?.toFixed(4)}, ` +
             `train ${(100 * event.train_accuracy).toFixed(1)}%, test ${(100 * event.test_accuracy).toFixed(1)}%`;
-          drawCurve(history);
+          drawCurve(history, event.total);
         } else if (event.type === "done" || event.type === "diverged") {
           result = event;
         }
@@ -213,7 +215,10 @@ async function train(actions) {
     await actions.trained(result.params, result);
   } catch (err) {
     if (err.name === "AbortError") {
-      $("tr-status").textContent = "cancelled: the parameters are unchanged";
+      // The bar would still say how far a run got that no longer exists: it empties, and the status says it.
+      const got = $("tr-bar").style.width;
+      $("tr-bar").style.width = "0%";
+      $("tr-status").textContent = `cancelled (it had reached ${got || "0%"}): the parameters are unchanged`;
       $("tr-status").className = "small muted";
     } else {
       $("tr-status").textContent = err.message;

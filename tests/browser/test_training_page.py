@@ -66,6 +66,12 @@ def test_training_with_progress_bar_then_undo(page: Page) -> None:
     assert curve_points(page) == 25  # the page asks for 25 history points: one per 12 iterations
     curve = page.evaluate("() => document.getElementById('tr-curve').data.map(t => t.name)")
     assert curve == ["training loss", "train accuracy", "test accuracy"]
+    look = page.evaluate("""() => { const gd = document.getElementById('tr-curve');
+        return { x: gd.layout.xaxis.range, ticks: gd.layout.yaxis2.tickvals, fmt: gd.layout.yaxis2.tickformat,
+                 lines: gd.data.slice(1).map(t => [t.line.width, t.line.dash ?? 'solid']) }; }""")
+    assert look["x"] == [0, 300]  # the axis starts at iteration 0, not at the first point
+    assert look["ticks"] == [0, 0.25, 0.5, 0.75, 1] and look["fmt"] == ".0%"  # not 0.386 / 0.772
+    assert look["lines"][0] != look["lines"][1]  # the train line stays visible under the test line
     assert page.locator("#btn-cancel").is_hidden() and page.locator("#btn-train").is_enabled()
 
     # The page now uses the trained params, as a new iteration, and ran a Forward with them.
@@ -124,9 +130,10 @@ def test_cancelling_a_run_keeps_the_params_and_frees_the_slot(page: Page, server
     start_training(page)
     status = wait_training_over(page, timeout=10_000)
     assert page.evaluate("() => window.__cancelledAt").startswith("iteration ")
-    assert status == "cancelled: the parameters are unchanged"
-    width = float(page.evaluate("() => document.getElementById('tr-bar').style.width").removesuffix("%"))
-    assert 0 < width < 100
+    assert status.startswith("cancelled (it had reached ") and status.endswith("): the parameters are unchanged")
+    reached = float(status.split("reached ")[1].split("%")[0])
+    assert 0 < reached < 100
+    assert page.evaluate("() => document.getElementById('tr-bar').style.width") == "0%"  # not left at 88%
     assert params(page) == before
     assert iteration(page) == 1
     assert page.evaluate("() => document.body.dataset.phase") == "forward"
