@@ -20,7 +20,7 @@ HIGHLIGHT = "#7b1fa2"
 SEED_CELLS = [
     ("dW1", "pgrad-dW1-0", 1, 2, [0, 0, 1, 2]),
     ("dX", "grad-dX-0", 2, 3, [0, 2, 3]),
-    ("dA1", "grad-dA1-0", 1, 1, [0, 1, 1]),
+    ("dA1", "grad-dA1-0", 1, 2, [0, 1, 2]),  # a max-pool winner: its window's gradient routed here
     ("Z1", "act-Z1-0", 1, 1, [0, 1, 1]),
     ("F", "act-F-0", 0, 2, [2]),
 ]
