@@ -119,6 +119,17 @@ class ErrorResponse(BaseModel):
     errors: list[FieldError] | None = Field(None, description="Per field, when the request failed validation.")
 
 
+# What the server itself may answer to any POST, before or around a route's own work (the
+# middleware's guards, the JSON parse): documented on every POST route.
+SERVER_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body cannot be parsed (not UTF-8, or nested too deep)."},
+    408: {"model": ErrorResponse, "description": "The body arrived too slowly (over 5 s, or under 1 KiB/s after 1 s)."},
+    413: {"model": ErrorResponse, "description": "The body is over this route's limit (1 MiB of JSON, 2 MiB uploads)."},
+    503: {"model": ErrorResponse, "description": "The worker is busy (requests or bodies in flight, or large "
+                                                 "computations); retry after the Retry-After header's seconds."},
+}
+
+
 class Prediction(BaseModel):
     class_: int = Field(alias="class", description="The predicted class (A2 >= 0.5 for bce).")
     probabilities: list[float] = Field(description="Per class; for bce [1 - A2, A2].")

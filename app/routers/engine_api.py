@@ -13,6 +13,7 @@ from app.arrays import json_response
 from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import (
+    SERVER_ERRORS,
     BackwardRequest,
     BackwardResponse,
     ErrorResponse,
@@ -36,7 +37,7 @@ from engine.gradcheck import EPS, gradcheck
 router = APIRouter(prefix="/api", tags=["engine"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"model": ErrorResponse, "description": "Body over 1 MiB."},
+    **SERVER_ERRORS,
     422: {"model": ErrorResponse,
           "description": "A bad network, array, label or learning rate; `detail` says what and what is allowed."},
 }

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.arrays import json_response
 from app.errors import ApiError
-from app.schemas import ErrorResponse, ImageResponse
+from app.schemas import SERVER_ERRORS, ErrorResponse, ImageResponse
 from app.settings import limits, settings
 
 router = APIRouter(prefix="/api", tags=["images"])
@@ -90,6 +90,7 @@ def _to_unit_array(im: Image.Image, height: int, width: int, channels: int) -> n
 
 
 @router.post("/images", response_model=ImageResponse, responses={
+    **SERVER_ERRORS,
     413: {"model": ErrorResponse, "description": "Upload over 2 MiB."},
     415: {"model": ErrorResponse, "description": "Not a PNG or JPEG."},
     422: {"model": ErrorResponse, "description": "Empty, truncated, corrupt or too many pixels; or a bad size."}})

@@ -19,7 +19,7 @@ from app import compute
 from app.arrays import encode, json_response
 from app.body import json_body, openapi_body
 from app.errors import ApiError
-from app.schemas import ErrorResponse, TrainRequest, TrainResponse
+from app.schemas import SERVER_ERRORS, ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
 from app.train_queue import Place, QueueFull, TrainQueue, default_directory
 from engine import datasets
@@ -175,6 +175,7 @@ class _Queued(StreamingResponse):
 
 
 @router.post("/train", response_model=TrainResponse, openapi_extra=openapi_body(TrainRequest), responses={
+    **SERVER_ERRORS,
     404: {"model": ErrorResponse, "description": "Unknown dataset."},
     429: {"model": ErrorResponse, "description": "The training queue is full (with Retry-After)."},
     422: {"model": ErrorResponse,

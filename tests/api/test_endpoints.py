@@ -452,3 +452,15 @@ def test_security_headers_on_api_responses(client: ApiClient) -> None:
     response = client.get("/api/health")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_every_post_route_documents_every_status_it_can_answer(client: ApiClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        if "post" not in item:
+            continue
+        codes = set(item["post"]["responses"])
+        assert {"200", "400", "408", "413", "422", "503"} <= codes, (path, sorted(codes))
+        if item["post"].get("requestBody", {}).get("content", {}).get("application/json"):
+            assert "415" in codes, path
+    assert "429" in spec["paths"]["/api/train"]["post"]["responses"]
