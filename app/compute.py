@@ -104,11 +104,17 @@ def record_body(rec: Record) -> dict[str, Any]:
     return body
 
 
+def shown_only(net: Network, name: str) -> bool:
+    """Whether an array is shown but never used for learning: the output layer's dA (-1/a for
+    cross-entropy, which overflows when a underflows), dX and every local factor (dA1/dZ1).
+    Where float64 cannot hold them they go out as null, named in ``not_representable``."""
+    return name in (f"d{net.layers[-1].out}", "dX") or "/" in name
+
+
 def display_only(body: dict[str, Any], net: Network) -> frozenset[str]:
-    """The arrays of a backward answer that are shown but never used for learning: the output
-    layer's dA (-1/a for cross-entropy, which overflows when a underflows), dX and every local
-    factor. Where float64 cannot hold them they go out as null (app/arrays.encode)."""
-    return frozenset([f"gradients.d{net.layers[-1].out}", "gradients.dX", *(f"local.{k}" for k in body["local"])])
+    """The paths of a backward answer's display-only arrays (``shown_only``), for app/arrays.encode."""
+    grads = [f"gradients.{k}" for k in body["gradients"] if shown_only(net, k)]
+    return frozenset([*grads, *(f"local.{k}" for k in body["local"])])
 
 
 async def run_heavy(fn: Callable[..., T], *args: Any) -> T:

@@ -41,7 +41,6 @@ async def explain(req: Annotated[ExplainRequest, Depends(json_body(ExplainReques
     net, params, x, y = compute.request_example(req)
     body = await compute.run(net, _explain, net, params, x, y, req.learning_rate, req.array, req.index)
     body["rule_mathml"] = mathml(body["rule"])
-    display = req.array in (f"d{net.layers[-1].out}", "dX") or "/" in req.array
-    if display and not math.isfinite(body["value"]):  # shown, never learned from: as /api/step sends it
+    if compute.shown_only(net, req.array) and not math.isfinite(body["value"]):  # as /api/step sends it
         body.update(value=None, not_representable=["value"])
     return json_response(body)

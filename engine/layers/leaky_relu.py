@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.layers._base import Array, Built, Cache, Field, Grads, Layer, LayerType, Shape
+from engine.layers._base import Array, Cache, Field, Grads, Layer, LayerType
 from engine.layers._explain import term
 
 
@@ -36,9 +36,6 @@ class LeakyReLU(LayerType):
                    "back through every cell: in full where Z > 0, scaled by the slope elsewhere.")
     forward = staticmethod(forward)
     backward = staticmethod(backward)
-
-    def build(self, cfg: dict[str, Any], shape: Shape, layer: int) -> Built:
-        return Built(out_shape=shape)
 
     def local(self, z: Array, a: Array, layer: Layer) -> Array:
         return np.where(z > 0, 1.0, layer.negative_slope)
