@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     train_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)  # runs at once, per server
     train_queue_max: int = Field(64, ge=0)  # runs waiting their turn; more get a 429
     train_queue_dir: str = ""  # shared by the workers; "": a temp dir named after the server's process
+    train_nice: int = Field(10, ge=0, le=19)  # the runner processes' CPU priority below the workers (0: the same)
     train_queue_heartbeat_s: float = Field(5.0, gt=0)  # a queued stream's line interval at least
 
     def page_limits(self) -> dict[str, Any]:

@@ -13,9 +13,9 @@ lives in a directory the workers share instead:
 
 Each process polls the state every ``POLL_S`` while it has waiters (and at once when one joins
 or leaves) and starts its waiters when it is their turn: first come, first served, whichever
-worker holds them, except that a worker already running its share of the slots lets another
-worker's waiter go first (``_next_turn``). Estimates come from the runs' own cost
-(``run_macs``) divided by the rate measured on the runs this server finished.
+worker holds them (a run computes in its slot's runner process, app/train_runner.py, not in
+its worker, so two runs held by one worker still use two cores). Estimates come from the
+runs' own cost (``run_macs``) divided by the rate measured on the runs this server finished.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import os
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -183,21 +182,11 @@ class TrainQueue:
                     if moved:  # a new line for a new place; the heartbeat carries the estimate
                         place.loop.call_soon_threadsafe(place.changed.set)
 
-    def _next_turn(self, state: dict[str, Any]) -> list[Any]:
-        """Whose turn it is: the first waiter whose worker runs fewer than its share of the slots,
-        else the first waiter. A worker runs its runs in threads of one process, which share one
-        interpreter lock, so two runs in one worker while another worker idles would use about
-        one core; the share spreads them, at the cost of a waiter being passed by at most the
-        rest of its own worker's current run."""
-        share = math.ceil(self.slots / max(1, len(state["workers"])))
-        running = Counter(r[1] for r in state["running"])
-        return next((w for w in state["waiting"] if running[w[1]] < share), state["waiting"][0])
-
     def _start_turns(self, state: dict[str, Any]) -> None:
         taken = {r[0] for r in state["running"]}
         free = [s for s in range(self.slots) if s not in taken]
         while free and state["waiting"]:
-            w = self._next_turn(state)
+            w = state["waiting"][0]
             place = self.local.get(w[0]) if w[1] == self.pid else None
             if place is None:
                 return  # another worker's turn: it starts it at its next look

@@ -1,19 +1,19 @@
 """Datasets and training: GET /api/datasets, GET /api/datasets/{name}/samples, POST /api/train.
 
-Training runs in worker threads, in chunks, so the event loop never blocks on NumPy; with
-`stream: true` each chunk's history point goes out as an NDJSON line as soon as it exists,
-and a client that disconnects (cancel) stops the run at the next chunk boundary, streamed or
-not. Runs wait their turn in the machine's queue (app/train_queue.py): a streamed one says
-where it stands in `queued` lines until it starts."""
+Runs wait their turn in the machine's queue (app/train_queue.py): a streamed one says where it
+stands in `queued` lines until it starts. A run computes in the runner process of the slot it
+holds (app/train_runner.py), in chunks; with `stream: true` each chunk's history point goes
+out as an NDJSON line as soon as it exists, and a client that disconnects (cancel) stops the
+run at the next chunk boundary, streamed or not."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from app import compute
 from app.arrays import encode, json_response
@@ -22,6 +22,7 @@ from app.errors import ApiError
 from app.schemas import SERVER_ERRORS, ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
 from app.train_queue import Place, QueueFull, TrainQueue, default_directory
+from app.train_runner import Job, Run, Runners
 from engine import datasets
 from engine.train import DatasetMismatch, Trainer, eval_every, run_macs
 
@@ -34,6 +35,7 @@ Gone = Callable[[], Awaitable[bool]]
 async def client_gone(request: Request) -> Gone:
     return request.is_disconnected
 _queue: TrainQueue | None = None
+_runners: Runners | None = None
 
 
 def queue() -> TrainQueue:
@@ -43,6 +45,14 @@ def queue() -> TrainQueue:
         _queue = TrainQueue(default_directory(settings.train_queue_dir), settings.train_slots,
                             settings.train_queue_max)
     return _queue
+
+
+def runners() -> Runners:
+    """This worker's runner processes, one per slot, started when its first run joins the queue."""
+    global _runners
+    if _runners is None:
+        _runners = Runners(settings.train_slots, settings.train_nice)
+    return _runners
 
 
 def dataset(name: str, classes: list[int] | None = None) -> datasets.Dataset:
@@ -114,36 +124,35 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset, int]:
     return trainer, eval_every(req.iterations, req.points), data, cost
 
 
-def _chunk(trainer: Trainer, n: int) -> dict[str, Any] | None:
-    """``n`` more steps and their history point; None once the run has diverged."""
-    return trainer.evaluate() if trainer.run(n) else None
-
-
-async def _points(trainer: Trainer, iterations: int, every: int,
-                  gone: Gone | None = None) -> AsyncIterator[dict[str, Any]]:
-    """The run chunk by chunk in the thread pool, each chunk's history point as it exists;
-    with ``gone``, it stops before the next chunk once that client has gone."""
-    while trainer.iteration < iterations:
-        if gone is not None and await gone():
-            return
-        point = await run_in_threadpool(_chunk, trainer, min(every, iterations - trainer.iteration))
-        if point is None:
-            return
-        yield point
-
-
-def _result(trainer: Trainer, data: datasets.Dataset) -> dict[str, Any]:
+def _result(end: dict[str, Any], data: datasets.Dataset) -> dict[str, Any]:
     return {
-        "status": "diverged" if trainer.diverged_at else "done",
-        "iterations_done": trainer.iteration,
-        "diverged_at": trainer.diverged_at,
-        "params": trainer.params,
-        "history": trainer.history,
+        "status": "diverged" if end["diverged_at"] else "done",
+        "iterations_done": end["iterations_done"],
+        "diverged_at": end["diverged_at"],
+        "params": end["params"],
+        "history": end["history"],
         "dataset": data.meta(),
     }
 
 
+LOST = "the training process stopped unexpectedly; train again"
+
+
+async def _start(place: Place, trainer: Trainer, iterations: int, every: int) -> Run:
+    """Hand the run to the runner of the slot the place holds; the slot is given back when the
+    runner says the run ended (however it ends), not before."""
+    def ended(end: dict[str, Any] | None) -> None:
+        place.finished = end is not None and not end["stopped"] and end["iterations_done"] == iterations
+        queue().leave(place, place.finished)
+
+    assert place.slot is not None
+    run = Run(asyncio.get_running_loop(), ended)
+    await runners().get(place.slot).start(Job(trainer, iterations, every), run)
+    return run
+
+
 def _join(cost: int) -> Place:
+    runners().warm()
     try:
         return queue().join(cost)
     except QueueFull as e:
@@ -163,15 +172,16 @@ async def _turn(place: Place, gone: Gone) -> bool:
 class _Queued(StreamingResponse):
     """A stream that gives its place back however it ends, even cancelled before its first line."""
 
-    def __init__(self, content: AsyncIterator[bytes], place: Place) -> None:
-        super().__init__(content, media_type="application/x-ndjson")
+    def __init__(self, place: Place) -> None:
+        super().__init__(iter(()), media_type="application/x-ndjson")
         self.place = place
+        self.run: Run | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            queue().leave(self.place, self.place.finished)
+            _release(self.place, self.run)
 
 
 @router.post("/train", response_model=TrainResponse, openapi_extra=openapi_body(TrainRequest), responses={
@@ -185,32 +195,61 @@ async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
     """Train on a dataset. `stream: false` waits its turn, then answers with {status, params, history};
     `stream: true` answers with NDJSON: `queued` lines ({position, ahead, estimate_s}, at least every
     few seconds) while it waits, a `start` line, a `progress` line per history point, then a `done` or
-    `diverged` line carrying the same result. A run that diverges stops and returns its last finite
-    parameters. Beyond the queue's bound: 429 with Retry-After."""
+    `diverged` line carrying the same result (or, if the training process failed, an `error` line with
+    its `detail`). A run that diverges stops and returns its last finite parameters. Beyond the queue's
+    bound: 429 with Retry-After."""
     trainer, every, data, cost = _prepare(req)
     place = _join(cost)
     if not req.stream:
-        try:
-            if not await _turn(place, gone):
-                return Response(status_code=204)  # nobody is listening any more
-            async for _ in _points(trainer, req.iterations, every, gone):
-                pass
-            place.finished = trainer.iteration == req.iterations
-        finally:
-            queue().leave(place, place.finished)
-        return json_response(_result(trainer, data))
+        return await _train_whole(req, trainer, every, data, place, gone)
+
+    response = _Queued(place)
 
     async def events() -> AsyncIterator[bytes]:
         async for status in queue().wait(place, settings.train_queue_heartbeat_s):
             yield _line(status)
+        response.run = run = await _start(place, trainer, req.iterations, every)
         yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
-        async for point in _points(trainer, req.iterations, every):
-            yield _line({"type": "progress", "total": req.iterations, **point})
-        place.finished = trainer.iteration == req.iterations
-        result = _result(trainer, data)
-        yield _line({"type": result["status"], **result})
+        async for kind, value in run.events():
+            if kind == "point":
+                yield _line({"type": "progress", "total": req.iterations, **value})
+            elif kind == "end":
+                result = _result(value, data)
+                yield _line({"type": result["status"], **result})
+            else:
+                yield _line({"type": "error", "detail": value if kind == "error" else LOST})
 
-    return _Queued(events(), place)
+    response.body_iterator = events()
+    return response
+
+
+async def _train_whole(req: TrainRequest, trainer: Trainer, every: int, data: datasets.Dataset, place: Place,
+                       gone: Gone) -> Response:
+    """A run answered at its end (``stream: false``); stopped early if its client goes away."""
+    run: Run | None = None
+    try:
+        if not await _turn(place, gone):
+            return Response(status_code=204)  # nobody is listening any more
+        run = await _start(place, trainer, req.iterations, every)
+        async for kind, value in run.events():
+            if kind == "point" and await gone():
+                run.stop()
+            elif kind == "end":
+                return json_response(_result(value, data))
+            elif kind != "point":
+                raise ApiError(503, value if kind == "error" else LOST)
+        raise AssertionError("a run's events end with its end")  # pragma: no cover
+    finally:
+        _release(place, run)
+
+
+def _release(place: Place, run: Run | None) -> None:
+    """However a request ends: a run not started gives its place (or slot) back at once; a
+    started one is stopped, and gives its slot back when its runner says it has ended."""
+    if run is None:
+        queue().leave(place)
+    else:
+        run.stop()
 
 
 def _line(obj: dict[str, Any]) -> bytes:

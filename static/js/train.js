@@ -203,6 +203,8 @@ async function train(actions) {
           drawCurve(history, event.total);
         } else if (event.type === "done" || event.type === "diverged") {
           result = event;
+        } else if (event.type === "error") {
+          throw new Error(event.detail);
         }
       }
     }

@@ -73,19 +73,6 @@ def test_the_bound_the_order_and_a_cancelled_waiter(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_worker_running_its_share_lets_another_workers_waiter_go_first(tmp_path: Path) -> None:
-    """Two workers, two slots: worker 1 runs one; its own waiter is first in line, worker 2's
-    second. Worker 2's goes first (two runs in one worker share its interpreter lock, about one
-    core between them); with no other worker waiting, the first in line goes, share or not."""
-    q = TrainQueue(tmp_path, slots=2, bound=8)
-    state = {"workers": [1, 2], "running": [[0, 1, 1e9, 0.0]], "waiting": [[5, 1, 1e9], [6, 2, 1e9]]}
-    assert q._next_turn(state) == [6, 2, 1e9]
-    state["waiting"] = [[5, 1, 1e9], [7, 1, 1e9]]
-    assert q._next_turn(state) == [5, 1, 1e9]
-    state = {"workers": [1, 2], "running": [], "waiting": [[5, 1, 1e9], [6, 2, 1e9]]}
-    assert q._next_turn(state) == [5, 1, 1e9]  # nobody runs: first come, first served
-
-
 HOLDER = """
 import asyncio, sys, time
 from pathlib import Path
