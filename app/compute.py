@@ -121,7 +121,7 @@ async def run_heavy(fn: Callable[..., T], *args: Any) -> T:
     """In the thread pool, at most ``max_heavy_jobs`` at once per worker; beyond that a 503
     at once rather than a queue that grows until every request times out."""
     if _heavy.locked():
-        raise ApiError(503, f"the server is busy with {settings.max_heavy_jobs} large computations; retry in a moment",
+        raise ApiError(503, f"the server is busy with {settings.max_heavy_jobs} large computations; retry in 1 s",
                        headers={"Retry-After": "1"})
     async with _heavy:
         return await run_in_threadpool(_quiet, fn, *args)

@@ -54,7 +54,7 @@ class BodyGuard:
             return
         if self.reading >= self.max_bodies:
             await send_json(send, 503, {"detail": f"the server is busy ({self.max_bodies} request bodies are arriving "
-                                                  "on this worker); retry in a moment"},
+                                                  "on this worker); retry in 1 s"},
                             headers=((b"retry-after", b"1"), (b"connection", b"close")))
             return
         self.reading += 1
@@ -142,7 +142,7 @@ class ConcurrencyLimit:
             return
         if self.in_flight >= self.limit:
             await send_json(send, 503, {"detail": f"the server is busy ({self.limit} requests in progress on this "
-                                                  "worker); retry in a moment"}, headers=((b"retry-after", b"1"),))
+                                                  "worker); retry in 1 s"}, headers=((b"retry-after", b"1"),))
             return
         self.in_flight += 1
         try:

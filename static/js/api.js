@@ -34,15 +34,28 @@ export const jsonPost = (body, extra = {}) => ({
   method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...extra,
 });
 
+// A busy server (503 with Retry-After: its large computations or its requests in progress are
+// at their limit) is asked again after the wait it names, or a doubling backoff, a few times; the
+// page says so (a "bpv:busy" event on window), and only a server still busy then is an error.
+const BUSY_RETRIES = 3;
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
 async function request(path, init, unanswered) {
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (err) {
-    if (unanswered === null) throw err;
-    throw new ApiError(0, `the server did not answer (${err.message})${unanswered}`);
+  for (let attempt = 0; ; attempt++) {
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      if (unanswered === null) throw err;
+      throw new ApiError(0, `the server did not answer (${err.message})${unanswered}`);
+    }
+    const after = response.headers.get("retry-after");
+    if (response.status !== 503 || after === null || attempt === BUSY_RETRIES) return parse(response);
+    await response.text();
+    const seconds = Math.min(10, Math.max(Number(after) || 1, 2 ** attempt));
+    window.dispatchEvent(new CustomEvent("bpv:busy", { detail: { seconds } }));
+    await sleep(seconds * 1000);
   }
-  return parse(response);
 }
 
 const post = (path, body, { unanswered = KEPT } = {}) => request(path, jsonPost(body), unanswered);

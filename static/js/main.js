@@ -431,4 +431,5 @@ async function start() {
   document.body.dataset.ready = "1";
 }
 
+window.addEventListener("bpv:busy", (e) => toast(`the server is busy; asking again in ${e.detail.seconds} s`));
 start().catch((err) => toast(`the page could not start: ${err.message}`));

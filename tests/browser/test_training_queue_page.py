@@ -1,6 +1,7 @@
 """The training queue on the page: with every training slot of the server held busy, pressing
 Train shows the run's place in the queue, then its progress, then its result; cancelling while
-queued gives the place back; a full queue (429) is retried by the page itself, saying so."""
+queued gives the place back; a full queue (429) is retried by the page itself, saying so, and so is
+a busy server's 503 for a large computation."""
 
 from __future__ import annotations
 
@@ -147,3 +148,32 @@ def test_a_full_queue_is_retried_by_the_page_saying_so(page: Page, full_once: li
     seen = statuses(page)
     assert "the server's queue is full; retrying in 1 s" in seen, seen
     assert not any("error" in t.lower() for t in seen), seen
+
+
+def test_a_busy_server_is_asked_again_by_the_page_saying_so(page: Page, page_log: PageLog) -> None:
+    """A gradient check answered 503 with Retry-After (the worker's large computations at their
+    limit) is sent again after the wait it names, the toast saying so; the result then shows."""
+    page_log.allow("status of 503")
+    seen: list[str] = []
+
+    def handle(route: Route) -> None:
+        seen.append(route.request.method)
+        if len(seen) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body='{"detail": "the server is busy with 4 large computations; retry in 1 s"}')
+        else:
+            route.continue_()
+
+    page.route("**/api/gradcheck", handle)
+    page.evaluate("""() => {
+        window.__toasts = [];
+        const t = document.getElementById('toast');
+        new MutationObserver(() => window.__toasts.push(t.textContent))
+            .observe(t, { childList: true, subtree: true });
+    }""")
+    page.click("#btn-gradcheck")
+    page.locator("[data-testid=gradcheck-summary]").wait_for(state="visible", timeout=15_000)
+    assert len(seen) == 2, seen  # refused once, asked again once
+    toasts = page.evaluate("() => window.__toasts")
+    assert "the server is busy; asking again in 1 s" in toasts, toasts
+    assert not any("busy with" in t for t in toasts), toasts  # the 503 itself never became an error
