@@ -84,6 +84,7 @@ class Run:
     on_end: Callable[[dict[str, Any] | None], None]
     messages: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
     ended: bool = False
+    stop_asked: bool = False
     runner: Runner | None = None
 
     def _deliver(self, message: tuple[str, Any]) -> None:
@@ -95,6 +96,7 @@ class Run:
 
     def stop(self) -> None:
         """Ask the runner to end the run after its current chunk (nothing if it has ended)."""
+        self.stop_asked = True
         if not self.ended and self.runner is not None:
             self.runner.send("stop")
 
@@ -152,13 +154,18 @@ class Runner:
             if self.lost:
                 return
 
-    async def start(self, job: Job, run: Run) -> None:
+    def start(self, job: Job, run: Run) -> None:
+        """Hand the run to this runner. Not a coroutine, so no cancellation can come between the
+        run becoming the runner's and the job being on its way: the job is sent from a thread
+        (it blocks while a new runner is still starting)."""
         run.runner, self.current = self, run
-        if self.lost:
-            run._deliver(("lost", None))
-            return
-        await asyncio.to_thread(self.send, job)
-        if self.lost and not run.ended:
+        threading.Thread(target=self._send_job, args=(job, run), daemon=True, name="bpv-train-send").start()
+
+    def _send_job(self, job: Job, run: Run) -> None:
+        self.send(job)
+        if run.stop_asked:  # asked before the job was sent: that stop reached an idle runner
+            self.send("stop")
+        if self.lost and not run.ended and self.current is run:
             self.current = None
             run._deliver(("lost", None))
 

@@ -138,7 +138,7 @@ def _result(end: dict[str, Any], data: datasets.Dataset) -> dict[str, Any]:
 LOST = "the training process stopped unexpectedly; train again"
 
 
-async def _start(place: Place, trainer: Trainer, iterations: int, every: int) -> Run:
+def _start(place: Place, trainer: Trainer, iterations: int, every: int) -> Run:
     """Hand the run to the runner of the slot the place holds; the slot is given back when the
     runner says the run ended (however it ends), not before."""
     def ended(end: dict[str, Any] | None) -> None:
@@ -147,7 +147,7 @@ async def _start(place: Place, trainer: Trainer, iterations: int, every: int) ->
 
     assert place.slot is not None
     run = Run(asyncio.get_running_loop(), ended)
-    await runners().get(place.slot).start(Job(trainer, iterations, every), run)
+    runners().get(place.slot).start(Job(trainer, iterations, every), run)
     return run
 
 
@@ -208,7 +208,7 @@ async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
     async def events() -> AsyncIterator[bytes]:
         async for status in queue().wait(place, settings.train_queue_heartbeat_s):
             yield _line(status)
-        response.run = run = await _start(place, trainer, req.iterations, every)
+        response.run = run = _start(place, trainer, req.iterations, every)
         yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
         async for kind, value in run.events():
             if kind == "point":
@@ -230,7 +230,7 @@ async def _train_whole(req: TrainRequest, trainer: Trainer, every: int, data: da
     try:
         if not await _turn(place, gone):
             return Response(status_code=204)  # nobody is listening any more
-        run = await _start(place, trainer, req.iterations, every)
+        run = _start(place, trainer, req.iterations, every)
         async for kind, value in run.events():
             if kind == "point" and await gone():
                 run.stop()

@@ -57,7 +57,7 @@ def test_two_runs_compute_in_two_niced_processes_at_once_bit_for_bit(pool: Runne
         loop = asyncio.get_running_loop()
         runs = [Run(loop, ended.append) for _ in range(2)]
         for slot, run in enumerate(runs):
-            await pool.get(slot).start(Job(two_block_trainer(), iterations, eval_every(iterations, points)), run)
+            pool.get(slot).start(Job(two_block_trainer(), iterations, eval_every(iterations, points)), run)
         return await asyncio.gather(*(collect(r) for r in runs))
 
     pids = pool.pids()
@@ -84,14 +84,14 @@ def test_a_stop_ends_the_run_at_its_next_chunk_and_the_runner_serves_again(pool:
     async def scenario() -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
         loop = asyncio.get_running_loop()
         run = Run(loop, lambda end: None)
-        await pool.get(0).start(Job(two_block_trainer(), 10_000, 100), run)
+        pool.get(0).start(Job(two_block_trainer(), 10_000, 100), run)
         seen = []
         async for message in run.events():
             seen.append(message)
             if len(seen) == 2:
                 run.stop()
         again = Run(loop, lambda end: None)
-        await pool.get(0).start(Job(two_block_trainer(), 20, 10), again)
+        pool.get(0).start(Job(two_block_trainer(), 20, 10), again)
         return seen, await collect(again)
 
     stopped, again = asyncio.run(scenario())
@@ -110,7 +110,7 @@ def test_a_killed_runner_is_reported_and_replaced(pool: Runners) -> None:
     async def scenario() -> list[tuple[str, Any]]:
         run = Run(asyncio.get_running_loop(), ended.append)
         runner = pool.get(0)
-        await runner.start(Job(two_block_trainer(), 10_000, 100), run)
+        runner.start(Job(two_block_trainer(), 10_000, 100), run)
         seen = []
         async for message in run.events():
             seen.append(message)
@@ -123,3 +123,17 @@ def test_a_killed_runner_is_reported_and_replaced(pool: Runners) -> None:
     assert seen[-1] == ("lost", None) and ended == [None]
     replacement = pool.get(0)
     assert replacement.alive() and replacement.process.pid != first_pid
+
+
+def test_a_stop_asked_as_the_run_starts_is_not_lost(pool: Runners) -> None:
+    """Cancelled at once (the job may still be on its way to a runner that is starting): the run
+    ends at its first chunk boundary, not after its 10,000 iterations."""
+    async def scenario() -> list[tuple[str, Any]]:
+        run = Run(asyncio.get_running_loop(), lambda end: None)
+        pool.get(1).start(Job(two_block_trainer(), 10_000, 100), run)
+        run.stop()
+        return await collect(run)
+
+    messages = asyncio.run(scenario())
+    assert messages[-1][0] == "end" and messages[-1][1]["stopped"]
+    assert messages[-1][1]["iterations_done"] <= 100, messages[-1][1]["iterations_done"]
