@@ -189,7 +189,8 @@ class MaxPool2d(LayerType):
             values = [cell["value"] for cell in window_cells(ex, below, c, i, j, layer.kernel, layer.stride)]
             first = values.index(max(values))  # the tie rule, as the forward pass applied it
             won = (i * layer.stride[0] + first // layer.kernel[1], j * layer.stride[1] + first % layer.kernel[1])
-            windows.append({"index": [c, i, j], "won": won == (y, x)})
+            windows.append({"array": layer.out, "index": [c, i, j], "won": won == (y, x),
+                            "winner": ex.f(below, (c, *won))})
         terms = [term(ex.f(dp, tuple(win["index"]))) for win in windows if win["won"]]
         note = (f"This cell won {len(terms)} window(s), so it receives their gradients." if terms else
                 "This cell won no window: it did not affect the output, so its gradient is 0.")

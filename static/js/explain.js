@@ -68,6 +68,23 @@ function mathNode(expl) {
   return document.importNode(doc.documentElement, true);
 }
 
+// A pool cell's windows: each one it is in, whether it won it, and if not, which cell did
+// (the window's gradient went there instead).
+function windowList(expl) {
+  const list = el("ul", "windows small");
+  list.dataset.testid = "explain-windows";
+  for (const w of expl.windows) {
+    const item = el("li", w.won ? "won" : "lost", `${w.won ? "won" : "lost"} window ${cellName(w.array, w.index)}`);
+    if (w.won) item.append(": its gradient comes here");
+    else item.append(" to ", factorNode(w.winner), ", where its gradient went");
+    list.append(item);
+  }
+  return list;
+}
+
+// The winners of the windows a pool cell lost, outlined dashed on the strip.
+export const lostTo = (expl) => (expl.windows ?? []).filter((w) => !w.won).map((w) => w.winner);
+
 // Every source cell of an explanation, by array: [{array, index, terms: [k...]}].
 export function sources(expl, only = null) {
   const byCell = new Map();
@@ -100,12 +117,12 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
     const partial = expl.terms.slice(0, k + 1).reduce((a, t) => a + t.value, 0);
     const status = panel.querySelector("[data-testid=explain-walk-status]");
     status.textContent = `term ${k + 1} of ${expl.terms.length}` + (expl.op === "sum" ? `, running sum ${num(partial)}` : "");
-    highlight({ selected: current, sources: sources(expl, k) });
+    highlight({ selected: current, sources: sources(expl, k), lost: lostTo(expl) });
     panel.querySelector(`tr[data-term="${k}"]`)?.scrollIntoView({ block: "nearest" });
   }
 
   function toggleWalk() {
-    if (walk) { stopWalk(); highlight({ selected: current, sources: sources(current.expl) }); return; }
+    if (walk) { stopWalk(); highlight({ selected: current, sources: sources(current.expl), lost: lostTo(current.expl) }); return; }
     const n = current.expl.terms.length;
     if (!n) return;
     walk = { k: 0, timer: null };
@@ -131,7 +148,9 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
     for (const h of ["#", "term: factors, each an entry of an array or a constant", "value"]) head.append(el("th", "", h));
     const tbody = table.createTBody();
     expl.terms.slice(0, SHOWN_TERMS).forEach((t, k) => tbody.append(termRow(t, k, expl)));
-    const parts = [title, rule, el("p", "note", expl.note), table];
+    const parts = [title, rule, el("p", "note", expl.note)];
+    if (expl.windows?.length) parts.push(windowList(expl));
+    parts.push(table);
     if (expl.terms.length > SHOWN_TERMS) {
       const more = el("button", "", `Show all ${expl.terms.length} terms`);
       more.addEventListener("click", () => { expl.terms.slice(SHOWN_TERMS).forEach((t, k) => tbody.append(termRow(t, k + SHOWN_TERMS, expl))); more.remove(); });
@@ -181,7 +200,7 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
     if (mine !== request) return null;
     current = { array, index, expl };
     render(expl);
-    highlight({ selected: current, sources: sources(expl) });
+    highlight({ selected: current, sources: sources(expl), lost: lostTo(expl) });
     return expl;
   }
 

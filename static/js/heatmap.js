@@ -57,6 +57,9 @@ function exponentOf(m) {
   return e < -2 || e > 3 ? e : 0;
 }
 
+// The winners of the windows a selected pool cell lost: dashed, in a colour of their own.
+const LOST_TO = "#c2185b";
+
 // Rectangles outlining cells: cells = [[row, col], ...].
 function outlines(cells, color, dash = "solid", inset = 0) {
   return cells.map(([r, c]) => ({
@@ -98,6 +101,7 @@ function plotShapes(z, o) {
   return [
     ...windowRects(o.windows ?? []), ...outlines(o.passes ?? [], "#2a9d8f"), ...dots(o.ties ?? [], "#bbb"), ...dots(o.picked ?? [], "#e07b1f"),
     ...outlines(o.winners ?? [], "#e07b1f"), ...hatch(z), ...outlines(o.sources ?? [], "#7b1fa2", "solid", 0.1),
+    ...outlines(o.lost ?? [], LOST_TO, "dash", 0.1),
     ...outlines(o.selected ? [o.selected] : [], "#111", "solid", -0.04), ...outlines(o.cursor ? [o.cursor] : [], "#000", "dash", 0.05),
   ];
 }
@@ -105,7 +109,8 @@ function plotShapes(z, o) {
 // ----------------------------------------------------------------------------- selection marks
 // The selected cell and the source cells of its explanation (explain.js), outlined wherever
 // their arrays are drawn. The page sets them; every drawArray reads them.
-let marks = { selected: null, sources: new Map() }; // sources: array name -> Set of "i,j,..." keys
+// sources and lost (the winners of the windows a pool cell lost): array name -> Set of "i,j,..." keys
+let marks = { selected: null, sources: new Map(), lost: new Map() };
 let cellAction = null;
 
 // What a click (tap, Enter) on a cell of a plot with no action of its own does: (name, index).
@@ -114,14 +119,17 @@ export function onAnyCell(fn) {
 }
 
 export function setMarks(next) {
-  const touched = new Set([...marks.sources.keys(), marks.selected?.array]);
-  const sources = new Map();
-  for (const src of next?.sources ?? []) {
-    if (!sources.has(src.array)) sources.set(src.array, new Set());
-    sources.get(src.array).add(src.index.join(","));
-  }
-  marks = { selected: next?.selected ?? null, sources };
-  for (const name of [...sources.keys(), marks.selected?.array]) touched.add(name);
+  const touched = new Set([...marks.sources.keys(), ...marks.lost.keys(), marks.selected?.array]);
+  const byArray = (cells) => {
+    const out = new Map();
+    for (const src of cells ?? []) {
+      if (!out.has(src.array)) out.set(src.array, new Set());
+      out.get(src.array).add(src.index.join(","));
+    }
+    return out;
+  };
+  marks = { selected: next?.selected ?? null, sources: byArray(next?.sources), lost: byArray(next?.lost) };
+  for (const name of [...marks.sources.keys(), ...marks.lost.keys(), marks.selected?.array]) touched.add(name);
   const jobs = [];
   for (const c of document.querySelectorAll("[data-array]")) if (touched.has(c.dataset.array) && c._args) jobs.push(drawArray(c, ...c._args));
   return Promise.all(jobs);
@@ -140,13 +148,17 @@ function whereOf(container) {
 // The marks of panel i of a container: its source cells and the selected cell, as [row, col].
 function marksOf(container, name, i) {
   const where = whereOf(container);
-  const cells = [];
-  for (const key of marks.sources.get(name) ?? []) {
-    const at = where.get(key);
-    if (at && at[0] === i) cells.push([at[1], at[2]]);
-  }
+  const cellsOf = (keys) => {
+    const cells = [];
+    for (const key of keys ?? []) {
+      const at = where.get(key);
+      if (at && at[0] === i) cells.push([at[1], at[2]]);
+    }
+    return cells;
+  };
   const sel = marks.selected?.array === name ? where.get(marks.selected.index.join(",")) : null;
-  return { sources: cells, selected: sel && sel[0] === i ? [sel[1], sel[2]] : null };
+  return { sources: cellsOf(marks.sources.get(name)), lost: cellsOf(marks.lost.get(name)),
+    selected: sel && sel[0] === i ? [sel[1], sel[2]] : null };
 }
 
 // A row of classes (the softmax output) gets its class names under its columns.
@@ -337,6 +349,7 @@ export function drawArray(container, prefix, name, value, opts = {}) {
   const ps = panels(name, value);
   const shown = container._all ? ps : ps.slice(0, opts.maxPanels ?? 8);
   container.dataset.sources = String(marks.sources.get(name)?.size ?? 0);
+  container.dataset.lost = String(marks.lost.get(name)?.size ?? 0);
   const shape = shapeOf(value);
   const ids = shown.map((_, i) => `${prefix}-${name}-${i}`).join(",");
   if (container.dataset.ids !== ids) {

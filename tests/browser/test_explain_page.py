@@ -104,6 +104,33 @@ def test_seed_cells_explain_with_the_apis_numbers(page: Page, api: httpx.Client)
         "network", "params", "input", "label")}).json(), saved_state(page)["params"], saved_state(page)["label"])
 
 
+def test_a_pool_cell_that_lost_shows_where_its_windows_went(page: Page, api: httpx.Client) -> None:
+    """A dA1 cell that won no window: the view lists each window it was in with the cell that won
+    it and that cell's value, and the winners are outlined dashed on A1 (and dA1) in the strip."""
+    backward_done(page)
+    lost = next(e for e in (api_explain(api, page, "dA1", [0, r, c]) for r in range(4) for c in range(4))
+                if not any(w["won"] for w in e["windows"]))
+    _, r, c = lost["index"]
+    open_cell(page, "grad-dA1-0", r, c)
+    items = page.locator("[data-testid=explain-windows] li")
+    assert items.count() == len(lost["windows"])
+    for item, w in zip(items.all(), lost["windows"]):
+        text = item.inner_text()
+        winner = w["winner"]
+        assert text.startswith(f"lost window P1[{','.join(map(str, w['index']))}] to "
+                               f"A1[{','.join(map(str, winner['index']))}] = "), text
+        assert float(item.locator(".num").get_attribute("data-value")) == winner["value"]
+    winners = {tuple(w["winner"]["index"][1:]) for w in lost["windows"]}
+    drawn = page.evaluate("""() => (document.getElementById('act-A1-0').layout.shapes ?? [])
+        .filter(s => s.line?.color === '#c2185b' && s.line?.dash === 'dash')
+        .map(s => [Math.round((s.y0 + s.y1) / 2), Math.round((s.x0 + s.x1) / 2)])""")
+    assert {tuple(cell) for cell in drawn} == winners, (drawn, winners)
+    page.locator("#explain").scroll_into_view_if_needed()
+    screenshot(page, "explain-pool-lost.png")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.querySelector('[data-array=A1]').dataset.lost === '0'")
+
+
 def test_two_block_cells_and_its_chain_rule_panel(page: Page, api: httpx.Client) -> None:
     use_twoblock(page)
     backward_done(page)

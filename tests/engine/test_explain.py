@@ -12,6 +12,7 @@ from explain_testlib import recompute, tolerance
 
 from engine import InputError, read_spec, train_step
 from engine.explain import Explainer
+from engine.layers.maxpool2d import LAYER as MAX_POOL
 from engine.network import Params
 
 TWO_BLOCK = {"input_shape": [1, 8, 8], "layers": [
@@ -93,6 +94,25 @@ def test_a_pool_cell_that_won_no_window_has_no_terms() -> None:
                 and ex.arrays["A1"][idx] != max(ex.arrays["A1"].ravel()))
     expl = ex.explain("dA1", list(zero))
     assert all(not w["won"] for w in expl["windows"]) == (expl["terms"] == [])
+
+
+def test_each_window_holding_a_pool_cell_names_its_winner() -> None:
+    """Every window a cell is in names the cell that won it (the one its gradient went to) and
+    that cell's value, the largest of the window, the first in row-major order on ties."""
+    for case in ("seed", "ties", "two_blocks"):
+        ex, _ = explainer(case)
+        pools = [layer for layer in ex.net.layers if layer.kind is MAX_POOL]
+        assert pools
+        for layer in pools:
+            below, pooled = ex.arrays[ex.below(layer)], ex.arrays[layer.out]
+            for idx in np.ndindex(below.shape):
+                windows = ex.explain("d" + ex.below(layer), list(idx))["windows"]
+                assert windows  # every cell is in a window here (no cell left over by the stride)
+                for w in windows:
+                    winner = tuple(w["winner"]["index"])
+                    assert w["array"] == layer.out and w["winner"]["array"] == ex.below(layer)
+                    assert w["winner"]["value"] == below[winner] == pooled[tuple(w["index"])]
+                    assert w["won"] == (winner == idx)
 
 
 def test_conv_weight_gradient_has_a_term_per_output_position() -> None:
