@@ -231,6 +231,8 @@ class TrainRequest(Body):
 
 class TrainResponse(BaseModel):
     status: Literal["done", "diverged"]
+    initial: dict[str, Any] | None = Field(description="Where the run started: {iteration 0, loss null, "
+                                                       "train_accuracy, test_accuracy} before its first step.")
     iterations_done: int
     diverged_at: int | None = Field(None, description="The iteration whose loss or update was not finite.")
     params: dict[str, NestedList] = Field(description="The trained (or last finite) parameters.")

@@ -42,9 +42,11 @@ class Job:
 
 
 def _run(job: Job, commands: Connection, results: Connection) -> None:
-    """One run, chunk by chunk, each chunk's history point sent as it exists; stops early on a
-    command (``stop``) or when the run diverges."""
+    """One run: where it starts from (the accuracies before its first step), then chunk by
+    chunk each chunk's history point as it exists; stops early on a command (``stop``) or when
+    the run diverges."""
     trainer = job.trainer
+    results.send(("start", trainer.begin()))
     stopped = False
     while trainer.iteration < job.iterations:
         if commands.poll() and commands.recv() == "stop":
@@ -101,12 +103,12 @@ class Run:
             self.runner.send("stop")
 
     async def events(self) -> AsyncIterator[tuple[str, Any]]:
-        """("point", history point) per chunk, then one of ("end", result), ("error", text) or
-        ("lost", None) (the runner process died)."""
+        """("start", the point before the first step), ("point", history point) per chunk, then
+        one of ("end", result), ("error", text) or ("lost", None) (the runner process died)."""
         while True:
             message = await self.messages.get()
             yield message
-            if message[0] != "point":
+            if message[0] not in ("start", "point"):
                 return
 
 
@@ -147,7 +149,7 @@ class Runner:
                 message = ("lost", None)
                 self.lost = True
             run = self.current
-            if message[0] != "point":
+            if message[0] not in ("start", "point"):
                 self.current = None
             if run is not None:
                 run._deliver(message)

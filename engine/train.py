@@ -60,7 +60,7 @@ def run_macs(net: Network, data: Dataset, iterations: int, batch_size: int, poin
     forward passes of the batch) and every history point's evaluation (a forward pass over
     the train-accuracy sample and the test set)."""
     every = eval_every(iterations, points)
-    evaluations = -(-iterations // every)
+    evaluations = -(-iterations // every) + 1  # and the accuracies before the first step
     per_evaluation = min(len(data.y_train), TRAIN_EVAL) + len(data.y_test)
     return net.macs * (3 * iterations * min(batch_size, len(data.y_train)) + evaluations * per_evaluation)
 
@@ -81,6 +81,7 @@ class Trainer:
     iteration: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     diverged_at: int | None = None
+    initial: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_fit(self.net, self.data)
@@ -121,21 +122,30 @@ class Trainer:
                 self.pending.append(rec.loss)
         return True
 
+    def begin(self) -> dict[str, Any]:
+        """Where the run starts from: the accuracies before its first step, as a point at this
+        iteration with no loss yet (kept as ``initial``, not in the history)."""
+        self.initial = {"iteration": self.iteration, "loss": None, **self.accuracies()}
+        return self.initial
+
     def evaluate(self) -> dict[str, Any]:
         """A history point: mean training loss since the last point, accuracy on (a fixed sample
     of at most 500 examples of) the training set and on the whole test set."""
-        # Params just short of divergence are finite but can overflow a forward pass: silenced
-        # as in run(), the predictions are still defined (and such a run stops at its next step).
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            point = {
-                "iteration": self.iteration,
-                "loss": float(np.mean(self.pending)) if self.pending else None,
-                "train_accuracy": accuracy(self.net, self.params, self.x_eval, self.y_eval),
-                "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test),
-            }
+        point = {"iteration": self.iteration, "loss": float(np.mean(self.pending)) if self.pending else None,
+                 **self.accuracies()}
         self.pending = []
         self.history.append(point)
         return point
+
+    def accuracies(self) -> dict[str, float]:
+        """Accuracy on (a fixed sample of at most 500 examples of) the training set and on the
+        whole test set, with the parameters as they are now (before the first step: where the
+        run starts from)."""
+        # Params just short of divergence are finite but can overflow a forward pass: silenced
+        # as in run(), the predictions are still defined (and such a run stops at its next step).
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return {"train_accuracy": accuracy(self.net, self.params, self.x_eval, self.y_eval),
+                    "test_accuracy": accuracy(self.net, self.params, self.data.x_test, self.data.y_test)}
 
 
 def train(net: Network, params: Params, data: Dataset, iterations: int, batch_size: int, learning_rate: float,
@@ -143,6 +153,7 @@ def train(net: Network, params: Params, data: Dataset, iterations: int, batch_si
     """A whole run, evaluated at about ``points`` evenly spaced iterations."""
     t = Trainer(net, {k: v.copy() for k, v in params.items()}, data, batch_size, learning_rate, optimizer, seed)
     every = eval_every(iterations, points)
+    t.begin()
     while t.iteration < iterations:
         if not t.run(min(every, iterations - t.iteration)):
             break

@@ -124,8 +124,9 @@ def _prepare(req: TrainRequest) -> tuple[Trainer, int, datasets.Dataset, int]:
     return trainer, eval_every(req.iterations, req.points), data, cost
 
 
-def _result(end: dict[str, Any], data: datasets.Dataset) -> dict[str, Any]:
+def _result(end: dict[str, Any], data: datasets.Dataset, initial: dict[str, Any] | None) -> dict[str, Any]:
     return {
+        "initial": initial,
         "status": "diverged" if end["diverged_at"] else "done",
         "iterations_done": end["iterations_done"],
         "diverged_at": end["diverged_at"],
@@ -192,12 +193,12 @@ class _Queued(StreamingResponse):
           "description": "Bad request, a dataset that does not fit the network, or too much work."}})
 async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
                 gone: Annotated[Gone, Depends(client_gone)]) -> Response:
-    """Train on a dataset. `stream: false` waits its turn, then answers with {status, params, history};
-    `stream: true` answers with NDJSON: `queued` lines ({position, ahead, estimate_s}, at least every
-    few seconds) while it waits, a `start` line, a `progress` line per history point, then a `done` or
-    `diverged` line carrying the same result (or, if the training process failed, an `error` line with
-    its `detail`). A run that diverges stops and returns its last finite parameters. Beyond the queue's
-    bound: 429 with Retry-After."""
+    """Train on a dataset. `stream: false` waits its turn, then answers with {status, initial, params,
+    history}; `stream: true` answers with NDJSON: `queued` lines ({position, ahead, estimate_s}, at least
+    every few seconds) while it waits, a `start` line (with `initial`: the accuracies before the first
+    step), a `progress` line per history point, then a `done` or `diverged` line carrying the same result
+    (or, if the training process failed, an `error` line with its `detail`). A run that diverges stops
+    and returns its last finite parameters. Beyond the queue's bound: 429 with Retry-After."""
     trainer, every, data, cost = _prepare(req)
     place = _join(cost)
     if not req.stream:
@@ -209,12 +210,15 @@ async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
         async for status in queue().wait(place, settings.train_queue_heartbeat_s):
             yield _line(status)
         response.run = run = _start(place, trainer, req.iterations, every)
-        yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta()})
+        initial = None
         async for kind, value in run.events():
-            if kind == "point":
+            if kind == "start":
+                initial = value
+                yield _line({"type": "start", "iterations": req.iterations, "dataset": data.meta(), "initial": value})
+            elif kind == "point":
                 yield _line({"type": "progress", "total": req.iterations, **value})
             elif kind == "end":
-                result = _result(value, data)
+                result = _result(value, data, initial)
                 yield _line({"type": result["status"], **result})
             else:
                 yield _line({"type": "error", "detail": value if kind == "error" else LOST})
@@ -231,11 +235,14 @@ async def _train_whole(req: TrainRequest, trainer: Trainer, every: int, data: da
         if not await _turn(place, gone):
             return Response(status_code=204)  # nobody is listening any more
         run = _start(place, trainer, req.iterations, every)
+        initial = None
         async for kind, value in run.events():
-            if kind == "point" and await gone():
+            if kind == "start":
+                initial = value
+            elif kind == "point" and await gone():
                 run.stop()
             elif kind == "end":
-                return json_response(_result(value, data))
+                return json_response(_result(value, data, initial))
             elif kind != "point":
                 raise ApiError(503, value if kind == "error" else LOST)
         raise AssertionError("a run's events end with its end")  # pragma: no cover

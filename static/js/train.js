@@ -116,7 +116,7 @@ function drawCurve(history, total) {
     { x, y: history.map((p) => p.test_accuracy), name: "test accuracy", mode: "lines", yaxis: "y2", line: { color: "#c0601a", width: 1.5 } },
   ], {
     height: 190, margin: { l: 40, r: 44, t: 6, b: 30 }, legend: { orientation: "h", y: 1.2, font: { size: 10 } },
-    // From iteration 0, so the first point (after the first chunk) sits where it happened.
+    // From iteration 0, where the run's first point (before its first step) is.
     xaxis: { title: { text: "iteration" }, range: [0, Math.max(1, total)] }, yaxis: { title: { text: "loss" }, rangemode: "tozero" },
     yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickvals: [0, 0.25, 0.5, 0.75, 1], tickformat: ".0%", title: { text: "accuracy" } },
     paper_bgcolor: "rgba(0,0,0,0)",
@@ -194,6 +194,8 @@ async function train(actions) {
         if (event.type === "queued") {
           showQueued(event);
         } else if (event.type === "start") {
+          history.push(event.initial); // where the run starts from: the curve's point at iteration 0
+          drawCurve(history, event.iterations);
           $("tr-status").textContent = "starting…";
         } else if (event.type === "progress") {
           history.push(event);

@@ -63,7 +63,9 @@ def test_training_with_progress_bar_then_undo(page: Page) -> None:
     assert page.evaluate("() => document.getElementById('tr-bar').style.width") == "100%"
     assert status.startswith("done: 300 iterations"), status
     assert page.get_attribute("#tr-status", "class") == "small ok"
-    assert curve_points(page) == 25  # the page asks for 25 history points: one per 12 iterations
+    # the page asks for 25 history points (one per 12 iterations), after where the run started
+    assert curve_points(page) == 26
+    assert page.evaluate("() => document.getElementById('tr-curve').data[2].x[0]") == 0
     curve = page.evaluate("() => document.getElementById('tr-curve').data.map(t => t.name)")
     assert curve == ["training loss", "train accuracy", "test accuracy"]
     look = page.evaluate("""() => { const gd = document.getElementById('tr-curve');
@@ -283,7 +285,7 @@ def test_training_the_two_block_network_on_digits(page: Page) -> None:
     before = params(page)
     status = train(page, dataset="digits", iterations=60, batch=16, optimizer="adam", lr=0.01)
     assert status.startswith("done: 60 iterations"), status
-    assert curve_points(page) == 30  # 60 // 25 = 2 iterations per point
+    assert curve_points(page) == 31  # 60 // 25 = 2 iterations per point, and iteration 0
     trained = params(page)
     assert trained != before
     assert all(trained[k] != before[k] for k in before), "a parameter was not trained"

@@ -284,11 +284,13 @@ def test_trainer_refuses_a_mismatch_before_any_work() -> None:
 def test_the_cost_estimate_counts_the_history_points_a_run_makes(iterations: int, points: int,
                                                                    evaluations: int) -> None:
     """/api/train refuses a run by run_macs before any work: it must count every evaluation
-    train() makes (one more than ``points`` when they do not divide the run, up to twice as many)."""
+    train() makes (one more than ``points`` when they do not divide the run, up to twice as many),
+    and the one before the first step."""
     data = load("bars")
     t = train(SEED_NET, init_params(SEED_NET, 0), data, iterations=iterations, batch_size=4, learning_rate=0.1,
               points=points)
     assert len(t.history) == evaluations == -(-iterations // eval_every(iterations, points))
     per_evaluation = min(len(data.y_train), TRAIN_EVAL) + len(data.y_test)
     assert run_macs(SEED_NET, data, iterations, 4, points) == SEED_NET.macs * (
-        3 * iterations * 4 + evaluations * per_evaluation)
+        3 * iterations * 4 + (evaluations + 1) * per_evaluation)
+    assert t.initial is not None and t.initial["iteration"] == 0 and t.initial["loss"] is None

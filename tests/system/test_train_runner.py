@@ -72,7 +72,8 @@ def test_two_runs_compute_in_two_niced_processes_at_once_bit_for_bit(pool: Runne
                   datasets.load("digits"), iterations, 32, 0.01, "adam", 0, points)
     for messages in results:
         kinds = [k for k, _ in messages]
-        assert kinds == ["point"] * points + ["end"], kinds
+        assert kinds == ["start"] + ["point"] * points + ["end"], kinds
+        assert messages[0][1] == alone.initial
         end = messages[-1][1]
         assert end["iterations_done"] == iterations and not end["stopped"]
         assert json.dumps(end["history"]) == json.dumps(alone.history)
@@ -88,7 +89,7 @@ def test_a_stop_ends_the_run_at_its_next_chunk_and_the_runner_serves_again(pool:
         seen = []
         async for message in run.events():
             seen.append(message)
-            if len(seen) == 2:
+            if len(seen) == 3:  # the start and two points
                 run.stop()
         again = Run(loop, lambda end: None)
         pool.get(0).start(Job(two_block_trainer(), 20, 10), again)
@@ -101,7 +102,7 @@ def test_a_stop_ends_the_run_at_its_next_chunk_and_the_runner_serves_again(pool:
     spent = cpu_seconds(pid)
     time.sleep(0.3)
     assert cpu_seconds(pid) - spent < 0.05  # idle: it does not compute on
-    assert [k for k, _ in again] == ["point", "point", "end"] and again[-1][1]["iterations_done"] == 20
+    assert [k for k, _ in again] == ["start", "point", "point", "end"] and again[-1][1]["iterations_done"] == 20
 
 
 def test_a_killed_runner_is_reported_and_replaced(pool: Runners) -> None:
@@ -114,7 +115,7 @@ def test_a_killed_runner_is_reported_and_replaced(pool: Runners) -> None:
         seen = []
         async for message in run.events():
             seen.append(message)
-            if len(seen) == 1:
+            if len(seen) == 2:
                 os.kill(runner.process.pid, signal.SIGKILL)
         return seen
 
