@@ -123,8 +123,7 @@ def encode(body: Any, display: frozenset[str] = frozenset()) -> bytes:
         where = sorted(set(_non_finite(body, "")))
         learned = [w for w in where if w not in display]
         if learned:
-            raise ApiError(422, "the result overflowed float64 (it is not a finite number) in "
-                                f"{', '.join(learned[:8])}: lower the learning rate, or use smaller weights or inputs")
+            raise overflowed(learned)
         if where:
             payload = _dumps(_with_nulls(body, where))
     return payload
@@ -152,3 +151,9 @@ def _with_nulls(body: dict[str, Any], paths: list[str]) -> dict[str, Any]:
 
 def json_response(body: dict[str, Any], display: frozenset[str] = frozenset()) -> Response:
     return Response(encode(body, display), media_type="application/json")
+
+
+def overflowed(where: list[str]) -> ApiError:
+    """The 422 for a result float64 could not hold, naming where (e.g. ``activations.Z2``)."""
+    return ApiError(422, "the result overflowed float64 (it is not a finite number) in "
+                         f"{', '.join(where[:8])}: lower the learning rate, or use smaller weights or inputs")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Response
 
 from app import compute
-from app.arrays import json_response
+from app.arrays import json_response, overflowed
 from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import (
@@ -100,7 +101,13 @@ async def step(req: Annotated[StepRequest, Depends(json_body(StepRequest))]) -> 
 
 def _gradcheck_and_loss(net: Network, params: Any, x: Any, y: Any, per_tensor: int) -> tuple[Any, float | None]:
     # One heavy job: a second one for the loss alone could be refused (503) after the check was done.
-    return gradcheck(net, params, x, y, per_tensor), forward(net, params, x, y).loss
+    rec = forward(net, params, x, y)
+    # A forward pass that overflows makes both sides of the check meaningless (an infinite logit
+    # has a zero gradient, so they would agree on zeros): the same 422 as /api/forward's.
+    where = [f"activations.{k}" for k, a in rec.activations.items() if not np.isfinite(a).all()]
+    if where:
+        raise overflowed(where)
+    return gradcheck(net, params, x, y, per_tensor), rec.loss
 
 
 @router.post("/gradcheck", summary="Gradient check by finite differences", response_model=GradcheckResponse,
