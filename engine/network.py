@@ -92,9 +92,9 @@ def fit_shape(name: str, value: Any, expected: Shape) -> Array:
 def check_params(net: Network, params: dict[str, Any], prefix: str = "") -> Params:
     """Exactly the network's parameters, each in its layout; ``prefix`` "d" checks gradients."""
     want = [prefix + name for name in net.param_shapes]
-    missing = [n for n in want if n not in params]
-    extra = [n for n in params if n not in want]
-    if missing or extra:
+    if params.keys() != set(want):
+        missing = [n for n in want if n not in params]
+        extra = [n for n in params if n not in want]
         parts = []
         if missing:
             parts.append(f"missing {missing}")
