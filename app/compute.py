@@ -108,13 +108,24 @@ def shown_only(net: Network, name: str) -> bool:
     """Whether an array is shown but never used for learning: the output layer's dA (-1/a for
     cross-entropy, which overflows when a underflows), dX and every local factor (dA1/dZ1).
     Where float64 cannot hold them they go out as null, named in ``not_representable``."""
-    return name in (f"d{net.layers[-1].out}", "dX") or "/" in name
+    return _shown_only(net.layers[-1].out, name)
+
+
+def _shown_only(output: str, name: str) -> bool:
+    return name in (f"d{output}", "dX") or "/" in name
 
 
 def display_only(body: dict[str, Any], net: Network) -> frozenset[str]:
     """The paths of a backward answer's display-only arrays (``shown_only``), for app/arrays.encode."""
-    grads = [f"gradients.{k}" for k in body["gradients"] if shown_only(net, k)]
-    return frozenset([*grads, *(f"local.{k}" for k in body["local"])])
+    return _display_paths(net.layers[-1].out, tuple(body["gradients"]), tuple(body["local"]))
+
+
+@lru_cache(maxsize=256)
+def _display_paths(output: str, gradients: tuple[str, ...], local: tuple[str, ...]) -> frozenset[str]:
+    # By names alone (the rule reads only the output layer's name): a network answers the same
+    # names every time, so they are worked out once.
+    grads = [f"gradients.{k}" for k in gradients if _shown_only(output, k)]
+    return frozenset([*grads, *(f"local.{k}" for k in local)])
 
 
 async def run_heavy(fn: Callable[..., T], *args: Any) -> T:

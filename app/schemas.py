@@ -11,7 +11,7 @@ import sys
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
 
 from app.settings import settings
 from engine import default_spec, init_params, read_spec
@@ -43,7 +43,6 @@ Rate = Annotated[float, InRange]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    _plain_numbers: bool = PrivateAttr(False)
 
     @classmethod
     def read(cls, data: Any, plain: bool = False) -> Self:
@@ -51,12 +50,16 @@ class Body(BaseModel):
         and no boolean or null is anywhere in it (app/body.py's ``parse``), so its arrays skip
         those checks (app/arrays.py)."""
         body = cls.model_validate(data)
-        body._plain_numbers = plain
+        # Kept in pydantic's slot for private values, set directly: a declared PrivateAttr
+        # runs pydantic's Python-level post-init on every validation, which cost more than
+        # validating the rest of the body.
+        object.__setattr__(body, "__pydantic_private__", {"plain_numbers": plain})
         return body
 
     @property
     def plain_numbers(self) -> bool:
-        return self._plain_numbers
+        private = self.__pydantic_private__
+        return bool(private and private.get("plain_numbers"))
 
 
 class InitRequest(Body):

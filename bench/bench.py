@@ -9,7 +9,7 @@
 5. /api/step on the seed network vs the same server's /api/health, keep-alive loopback, with
    the floor beside them: the same body in and the same bytes out with no work (floor_app.py).
 
-Run: python bench/bench.py [--quick] [--wall]. PyTorch is optional (parts 1-3 need it).
+Run: python bench/bench.py [--quick] [--wall] [--no-http | --only http]. PyTorch is optional (parts 1-3 need it).
 Engine timings are the minimum of interleaved rounds (engine, torch, engine, ...), in CPU
 time of this process (time.process_time) unless --wall: on a shared machine a process that
 waits for a core is not charged for the wait, so the minima are those of the work itself.
@@ -242,11 +242,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer rounds and half the grid (a smoke run)")
     ap.add_argument("--wall", action="store_true", help="time by the wall clock instead of CPU time")
     ap.add_argument("--no-http", action="store_true", help="leave out the server part")
+    ap.add_argument("--only", choices=("http",), help="run just this part (the server part: /api/step vs the floor)")
     args = ap.parse_args()
     q = args.quick
     if args.wall:
         TIMER = time.perf_counter
     started = time.perf_counter()
+    if args.only == "http":
+        http(200 if q else 2000)
+        return
     compare("seed network (6x6, 15 params), batch 1", E.default_spec(), 1,
             number=500 if q else 1000, repeat=3, rounds=3 if q else 7)
     compare("28x28, 8 filters 3x3, batch 32", MNIST_LIKE, 32,

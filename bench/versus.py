@@ -1,7 +1,7 @@
 """Two checkouts of this project side by side in one run: bench.py's figures for each, as
 the ratio of minima over interleaved rounds (engine figures) and of medians (HTTP).
 
-Run: python bench/versus.py OLD_ROOT NEW_ROOT [--rounds 7] [--requests 1500]
+Run: python bench/versus.py OLD_ROOT NEW_ROOT [--rounds 7] [--requests 1500] (--rounds 0: HTTP only)
 (e.g. two ``git archive`` exports under /tmp). Each root's engine runs in its own worker
 process; each round asks both workers in turn, so drift on the machine hits both alike.
 A ratio above 1 means NEW is faster. Engine figures are CPU time of each worker (as bench.py
@@ -80,7 +80,8 @@ def engines(roots: list[str], rounds: int) -> dict[str, list[list[float]]]:
 
 
 def http(roots: list[str], requests: int) -> dict[str, list[list[float]]]:
-    """/api/health, /bench/floor and /api/step of each root's server, interleaved request by request."""
+    """/api/health, /bench/floor, /bench/engine and /api/step of each root's server, interleaved request
+    by request; the last three give bench.py's breakdown (the floor, the engine, the rest)."""
     import http.client
 
     sys.path.insert(0, str(HERE.parent))
@@ -93,7 +94,7 @@ def http(roots: list[str], requests: int) -> dict[str, list[list[float]]]:
                for r, port in zip(roots, ports)]
     body = step_body()
     paths = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", body),
-             "step": ("POST", "/api/step", body)}
+             "engine": ("POST", "/bench/engine", body), "step": ("POST", "/api/step", body)}
     times: dict[str, list[list[float]]] = {path: [[] for _ in roots] for _, path, _ in paths.values()}
     try:
         for port in ports:
@@ -126,14 +127,20 @@ def main() -> None:
     args = ap.parse_args()
     roots = [str(Path(args.old).resolve()), str(Path(args.new).resolve())]
     print(f"old: {roots[0]}\nnew: {roots[1]}", flush=True)
-    for name, (old, new) in engines(roots, args.rounds).items():
+    for name, (old, new) in (engines(roots, args.rounds) if args.rounds else {}).items():
         print(f"{name:26s} old {min(old) * 1e6:9.1f} us  new {min(new) * 1e6:9.1f} us  "
               f"old/new = {min(old) / min(new):.2f}x (ratio of minima over {args.rounds} rounds)", flush=True)
     if args.requests:
-        for name, (old, new) in http(roots, args.requests).items():
+        times = http(roots, args.requests)
+        for name, (old, new) in times.items():
             mo, mn = statistics.median(old), statistics.median(new)
             print(f"{name:26s} old {mo * 1e6:9.0f} us  new {mn * 1e6:9.0f} us  old/new = {mo / mn:.2f}x "
                   f"(medians of {args.requests} interleaved requests)", flush=True)
+        for i, side in enumerate(("old", "new")):
+            f, e, s = (statistics.median(times[path][i]) for path in ("/bench/floor", "/bench/engine", "/api/step"))
+            print(f"{side}: step {s / f:.2f}x the floor, floor + engine {e / f:.2f}x | the engine "
+                  f"{(e - f) * 1e6:.0f} us ({(e - f) / f:.0%} of the floor), the rest {(s - e) * 1e6:.0f} us "
+                  f"({(s - e) / f:.0%})", flush=True)
 
 
 if __name__ == "__main__":

@@ -164,10 +164,9 @@ class MaxPool2d(LayerType):
 
     def mask(self, cache: Cache) -> Array:
         """1 where some window's maximum was taken, 0 elsewhere; the shape of the pool's input."""
-        shape = cache["x_shape"]
-        size = shape[0] * shape[1] * shape[2] * shape[3]
-        hits = np.bincount(cache["winner"], minlength=size)
-        return (hits > 0).astype(np.float64).reshape(shape)
+        out = np.zeros(cache["x_shape"])
+        out.reshape(-1)[cache["winner"]] = 1.0  # a winner of several windows is set once all the same
+        return out
 
 
     def explain_forward(self, ex: Any, layer: Layer, idx: tuple[int, ...]) -> dict[str, Any]:
