@@ -1,11 +1,11 @@
-"""JSON request bodies read straight into pydantic models, handed to routes by a decorator:
-``@json_endpoint(StepRequest)`` over ``async def step(req: StepRequest)``.
+"""JSON request bodies read straight into pydantic models, handed to routes as a dependency:
+``req: Annotated[StepRequest, Depends(json_body(StepRequest))]``.
 
 FastAPI's own body handling (dependency solving around the same json.loads and validation)
-cost more per request than the seed network's whole training step, and so did a dependency
-that only read the body. This does the parse and the validation directly, failing exactly
-as FastAPI does (the same RequestValidationError, the same 400 for a body Python cannot
-parse), so every error message is unchanged. The request schema stays in the OpenAPI document through ``openapi_body``.
+cost about 200 us per request here, more than the seed network's whole training step. This
+does the parse and the validation directly, failing exactly as FastAPI does (the same
+RequestValidationError, the same 400 for a body Python cannot parse), so every error message
+is unchanged. The request schema stays in the OpenAPI document through ``openapi_body``.
 
 The body is read by orjson when it can be (a fifth of json.loads' time for /api/step's body)
 and by json.loads otherwise, so every error is still the stdlib's. orjson reads some inputs
@@ -18,9 +18,9 @@ reads to the same values (tests/api/test_body_parse.py checks that over random b
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
@@ -130,28 +130,14 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise HTTPException(400, "There was an error parsing the body") from None
 
 
-def json_endpoint(model: type[M]) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
-    """Make ``async def route(req: Model, ...)`` a FastAPI endpoint that reads its body as ``model``
-    (``read_json``) and hands it over as ``req``; its other parameters stay FastAPI's to fill.
-    Not a dependency: solving a sub-dependency cost more per request than validating the
-    body. FastAPI sees ``request: Request`` in ``req``'s place (so it parses no body itself),
-    the route's name, docstring and other parameters (resolved here: the endpoint's globals
-    are this module's, not the route's)."""
-    def wrap(route: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        signature = inspect.signature(route, eval_str=True)
-        _, *rest = signature.parameters.values()
+@cache
+def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """The FastAPI dependency that reads a request's body as ``model`` (one per model)."""
+    async def body(request: Request) -> M:
+        return await read_json(request, model)
 
-        async def endpoint(request: Request, **params: Any) -> Any:
-            return await route(await read_json(request, model), **params)
-
-        request_param = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
-        endpoint.__signature__ = signature.replace(parameters=[request_param, *rest])  # type: ignore[attr-defined]
-        endpoint.__name__, endpoint.__qualname__ = route.__name__, route.__qualname__
-        endpoint.__doc__, endpoint.__module__ = route.__doc__, route.__module__
-        endpoint.json_model = model  # type: ignore[attr-defined]
-        return endpoint
-
-    return wrap
+    body.__name__ = f"{model.__name__}_body"
+    return body
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:

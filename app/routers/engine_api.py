@@ -4,14 +4,14 @@ encodes the result (app/arrays.py). Stateless: everything travels in the request
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from app import compute
 from app.arrays import json_response, overflowed
-from app.body import json_endpoint, openapi_body
+from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import (
     SERVER_ERRORS,
@@ -46,8 +46,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/init", summary="Fresh parameters", response_model=InitResponse, responses=ERRORS,
              openapi_extra=openapi_body(InitRequest))
-@json_endpoint(InitRequest)
-async def init(req: InitRequest) -> Response:
+async def init(req: Annotated[InitRequest, Depends(json_body(InitRequest))]) -> Response:
     """Fresh parameters with PyTorch's default init (U(+-1/sqrt(fan_in))), seeded."""
     net = compute.network(req.network)
     return json_response({"network": net.spec, "params": init_params(net, req.seed)})
@@ -55,8 +54,7 @@ async def init(req: InitRequest) -> Response:
 
 @router.post("/forward", summary="Forward pass", response_model=ForwardResponse, responses=ERRORS,
              openapi_extra=openapi_body(ForwardRequest))
-@json_endpoint(ForwardRequest)
-async def forward_route(req: ForwardRequest) -> Response:
+async def forward_route(req: Annotated[ForwardRequest, Depends(json_body(ForwardRequest))]) -> Response:
     """Every activation of one forward pass, the max-pool masks, the prediction, and the loss if a label is given."""
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, forward, net, params, x, y)
@@ -71,8 +69,7 @@ def _forward_backward(net: Network, params: Any, x: Any, y: Any) -> Any:
 
 @router.post("/backward", summary="Forward and backward pass", response_model=BackwardResponse, responses=ERRORS,
              openapi_extra=openapi_body(BackwardRequest))
-@json_endpoint(BackwardRequest)
-async def backward_route(req: BackwardRequest) -> Response:
+async def backward_route(req: Annotated[BackwardRequest, Depends(json_body(BackwardRequest))]) -> Response:
     """The forward fields plus `gradients`: dL/d(name) for every activation and parameter."""
     net, params, x, y = compute.request_example(req)
     rec = await compute.run(net, _forward_backward, net, params, x, y)
@@ -82,8 +79,7 @@ async def backward_route(req: BackwardRequest) -> Response:
 
 @router.post("/update", summary="SGD update", response_model=UpdateResponse, responses=ERRORS,
              openapi_extra=openapi_body(UpdateRequest))
-@json_endpoint(UpdateRequest)
-async def update(req: UpdateRequest) -> Response:
+async def update(req: Annotated[UpdateRequest, Depends(json_body(UpdateRequest))]) -> Response:
     """Plain SGD, the seed's rule: W <- W - learning_rate * dW for every parameter."""
     net = compute.network(req.network)
     params = compute.params(net, req.params, plain=req.plain_numbers)
@@ -94,8 +90,7 @@ async def update(req: UpdateRequest) -> Response:
 
 @router.post("/step", summary="One whole training iteration", response_model=StepResponse, responses=ERRORS,
              openapi_extra=openapi_body(StepRequest))
-@json_endpoint(StepRequest)
-async def step(req: StepRequest) -> Response:
+async def step(req: Annotated[StepRequest, Depends(json_body(StepRequest))]) -> Response:
     """One whole iteration: forward, backward, update, and the updated network's loss on the same example."""
     net, params, x, y = compute.request_example(req)
     result = await compute.run(net, train_step, net, params, x, y, req.learning_rate)
@@ -117,8 +112,7 @@ def _gradcheck_and_loss(net: Network, params: Any, x: Any, y: Any, per_tensor: i
 
 @router.post("/gradcheck", summary="Gradient check by finite differences", response_model=GradcheckResponse,
              responses=ERRORS, openapi_extra=openapi_body(GradcheckRequest))
-@json_endpoint(GradcheckRequest)
-async def gradcheck_route(req: GradcheckRequest) -> Response:
+async def gradcheck_route(req: Annotated[GradcheckRequest, Depends(json_body(GradcheckRequest))]) -> Response:
     """Central finite differences (float64, eps 1e-5) beside the analytic gradient for every parameter entry
     (at most `max_entries` per parameter, sampled with a fixed seed)."""
     net, params, x, y = compute.request_example(req)
@@ -143,8 +137,7 @@ async def gradcheck_route(req: GradcheckRequest) -> Response:
 
 @router.post("/network", summary="Check a network spec", response_model=NetworkResponse, responses=ERRORS,
              openapi_extra=openapi_body(NetworkRequest))
-@json_endpoint(NetworkRequest)
-async def network_check(req: NetworkRequest) -> Response:
+async def network_check(req: Annotated[NetworkRequest, Depends(json_body(NetworkRequest))]) -> Response:
     """Check a network spec without running it: per-layer shapes and parameter counts, or a 422 saying what
     does not fit."""
     net = compute.network(req.network)

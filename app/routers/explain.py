@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from latex2mathml.converter import convert
 
 from app import compute
 from app.arrays import json_response
-from app.body import json_endpoint, openapi_body
+from app.body import json_body, openapi_body
 from app.routers.engine_api import ERRORS
 from app.schemas import ExplainRequest, ExplainResponse
 from engine import Network, train_step
@@ -34,8 +34,7 @@ def _explain(net: Network, params: Any, x: Any, y: Any, lr: float, array: str, i
 
 @router.post("/explain", summary="Explain one number", response_model=ExplainResponse, responses=ERRORS,
              openapi_extra=openapi_body(ExplainRequest))
-@json_endpoint(ExplainRequest)
-async def explain(req: ExplainRequest) -> Response:
+async def explain(req: Annotated[ExplainRequest, Depends(json_body(ExplainRequest))]) -> Response:
     """`/api/step`'s body plus `array` and `index`: the rule that computed that entry, every term with its
     numbers and where each comes from, and a sentence for a learner. Recomputing the value from the terms
     gives the entry of `/api/step`'s answer for the same body."""

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from app import compute
 from app.arrays import encode, json_response
-from app.body import json_endpoint, openapi_body
+from app.body import json_body, openapi_body
 from app.errors import ApiError
 from app.schemas import SERVER_ERRORS, ErrorResponse, TrainRequest, TrainResponse
 from app.settings import limits, settings
@@ -191,8 +191,7 @@ class _Queued(StreamingResponse):
     429: {"model": ErrorResponse, "description": "The training queue is full (with Retry-After)."},
     422: {"model": ErrorResponse,
           "description": "Bad request, a dataset that does not fit the network, or too much work."}})
-@json_endpoint(TrainRequest)
-async def train(req: TrainRequest,
+async def train(req: Annotated[TrainRequest, Depends(json_body(TrainRequest))],
                 gone: Annotated[Gone, Depends(client_gone)]) -> Response:
     """Train on a dataset. `stream: false` waits its turn, then answers with {status, initial, params,
     history}; `stream: true` answers with NDJSON: `queued` lines ({position, ahead, estimate_s}, at least

@@ -1,5 +1,6 @@
-"""One way to read a body: every JSON route is made by app/body.py's ``json_endpoint``, which
-reads and validates the body itself, never through FastAPI's own body parsing (the slow path)."""
+"""One way to read a body: every JSON route receives its parsed, validated body as a FastAPI
+dependency (app/body.py's ``json_body``), never through FastAPI's own body parsing (the slow path)
+nor by reading the request itself."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ def json_routes() -> list[APIRoute]:
     return [r for r in app.routes if isinstance(r, APIRoute) and "POST" in r.methods and r.path != "/api/images"]
 
 
-def test_every_json_route_takes_its_body_from_json_endpoint() -> None:
+def test_every_json_route_takes_its_body_from_the_json_body_dependency() -> None:
     routes = json_routes()
     assert {r.path for r in routes} >= {"/api/init", "/api/forward", "/api/backward", "/api/update", "/api/step",
                                         "/api/gradcheck", "/api/network", "/api/train"}
     for route in routes:
-        assert getattr(route.endpoint, "json_model", None) is not None, route.path
+        calls = [d.call for d in route.dependant.dependencies]
+        assert any(getattr(c, "__name__", "").endswith("Request_body") for c in calls), route.path
         assert not route.dependant.body_params, f"{route.path} parses its body through FastAPI"
-        assert not any(getattr(d.call, "__name__", "").endswith("_body") for d in route.dependant.dependencies)
+        assert route.dependant.request_param_name is None, f"{route.path} reads the request itself"
