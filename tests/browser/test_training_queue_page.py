@@ -118,24 +118,29 @@ def test_queued_then_progress_then_result_and_cancelling_frees_the_place(page: P
             time.sleep(0.1)
 
 
-@pytest.fixture
-def full_once(page: Page, page_log: PageLog) -> list[str]:
-    """The first POST /api/train answers as a full queue would (429, Retry-After: 1); the rest
-    reach the server."""
-    page_log.allow("status of 429")
+def refuse_once(page: Page, url: str, status: int, detail: str) -> list[str]:
+    """The first request to ``url`` is answered with ``status``, Retry-After: 1 and ``detail``;
+    the rest reach the server. Returns the methods of the requests seen, as they come."""
     seen: list[str] = []
 
     def handle(route: Route) -> None:
         seen.append(route.request.method)
         if len(seen) == 1:
-            route.fulfill(status=429, headers={"Retry-After": "1", "Content-Type": "application/json"},
-                          body='{"detail": "the training queue is full (64 runs are waiting for 2 at a time); '
-                               'retry in 1 s"}')
+            route.fulfill(status=status, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body=json.dumps({"detail": detail}))
         else:
             route.continue_()
 
-    page.route("**/api/train", handle)
+    page.route(url, handle)
     return seen
+
+
+@pytest.fixture
+def full_once(page: Page, page_log: PageLog) -> list[str]:
+    """The first POST /api/train answers as a full queue would (429, Retry-After: 1)."""
+    page_log.allow("status of 429")
+    return refuse_once(page, "**/api/train", 429,
+                       "the training queue is full (64 runs are waiting for 2 at a time); retry in 1 s")
 
 
 def test_a_full_queue_is_retried_by_the_page_saying_so(page: Page, full_once: list[str]) -> None:
@@ -154,17 +159,7 @@ def test_a_busy_server_is_asked_again_by_the_page_saying_so(page: Page, page_log
     """A gradient check answered 503 with Retry-After (the worker's large computations at their
     limit) is sent again after the wait it names, the toast saying so; the result then shows."""
     page_log.allow("status of 503")
-    seen: list[str] = []
-
-    def handle(route: Route) -> None:
-        seen.append(route.request.method)
-        if len(seen) == 1:
-            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
-                          body='{"detail": "the server is busy with 4 large computations; retry in 1 s"}')
-        else:
-            route.continue_()
-
-    page.route("**/api/gradcheck", handle)
+    seen = refuse_once(page, "**/api/gradcheck", 503, "the server is busy with 4 large computations; retry in 1 s")
     page.evaluate("""() => {
         window.__toasts = [];
         const t = document.getElementById('toast');
