@@ -1,9 +1,14 @@
 """conv2d's path for larger inputs: no index map. The input is laid out channel-major,
-(C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw,
-N*Ho*Wo) matrix, so one GEMM W (F, C*kh*kw) @ patches gives Z as (F, N, Ho, Wo): handed on
-as an (N, F, Ho, Wo) view, with no transpose copied (the layers after it read any strides).
-The rule is conv2d's (see its docstring); the tests run this path against the gather path,
-torch and finite differences.
+(C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw + 1,
+N*Ho*Wo) matrix whose last row is ones, so the product [W | b] (F, C*kh*kw + 1) @ patches
+gives Z as (F, N, Ho, Wo), bias included: handed on as an (N, F, Ho, Wo) view, with no
+transpose copied (the layers after it read any strides). Backward, dZ @ patches^T is
+[dW | db] in one product, db being dZ's row sums. The rule is conv2d's (see its docstring);
+the tests run this path against the gather path, torch and finite differences.
+
+Products with a short side (at most SHORT_SIDE) and a long one (N*Ho*Wo) run block by
+block along the long side (``product``, ``gram``): the same sums, in an order OpenBLAS
+computes faster, each block's operands staying in cache (see the README).
 """
 
 from __future__ import annotations
@@ -15,6 +20,39 @@ from engine.layers._base import Array, Cache, Grads, Layer
 
 # Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
 SHORT_ROWS = 12
+# Products whose short sides are at most SHORT_SIDE long go BLOCK columns at a time.
+SHORT_SIDE = 80
+BLOCK = 512
+
+
+def _blocks(a: Array, count: int) -> Array:
+    """The first ``count`` whole BLOCK-column blocks of a (r, T) matrix as a (count, r, BLOCK) view."""
+    return a[:, :count * BLOCK].reshape(a.shape[0], count, BLOCK).transpose(1, 0, 2)
+
+
+def product(a: Array, b: Array) -> Array:
+    """a (M, K) @ b (K, T); for a short K, as BLOCK columns of b at a time (then the rest)."""
+    t = b.shape[1]
+    count = t // BLOCK
+    if a.shape[1] > SHORT_SIDE or count < 2:
+        return np.dot(a, b)
+    out = np.empty((a.shape[0], t))
+    np.matmul(a, _blocks(b, count), out=_blocks(out, count))
+    if count * BLOCK < t:
+        np.matmul(a, b[:, count * BLOCK:], out=out[:, count * BLOCK:])
+    return out
+
+
+def gram(a: Array, b: Array) -> Array:
+    """a (M, T) @ b (K, T)^T; for short M and K, summed over blocks of BLOCK columns."""
+    t = a.shape[1]
+    count = t // BLOCK
+    if max(a.shape[0], b.shape[0]) > SHORT_SIDE or count < 2:
+        return np.dot(a, b.T)
+    out = np.add.reduce(np.matmul(_blocks(a, count), _blocks(b, count).transpose(0, 2, 1)), 0)
+    if count * BLOCK < t:
+        out += np.dot(a[:, count * BLOCK:], b[:, count * BLOCK:].T)
+    return out
 
 
 def channels_first(x: Array, pad: tuple[int, int]) -> Array:
@@ -29,38 +67,43 @@ def channels_first(x: Array, pad: tuple[int, int]) -> Array:
     return xp
 
 
-def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> Array:
-    """The (C*kh*kw, m*Ho*Wo) patches of a channel-major (C, m, H, W) array, by one copy."""
+def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int],
+            ones: bool = False) -> Array:
+    """The (C*kh*kw, m*Ho*Wo) patches of a channel-major (C, m, H, W) array, by one copy;
+    with ``ones``, a row of ones below them (the bias's input)."""
     c, m = xp.shape[:2]
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
     s = xp.strides
     windows = as_strided(xp, (c, kh, kw, m, ho, wo), (s[0], s[2], s[3], s[1], s[2] * sh, s[3] * sw),
                          writeable=False)
-    cols = np.empty((c * kh * kw, m * ho * wo))
-    np.copyto(cols.reshape(c, kh, kw, m, ho, wo), windows)
+    taps = c * kh * kw
+    cols = np.empty((taps + ones, m * ho * wo))
+    np.copyto(cols[:taps].reshape(c, kh, kw, m, ho, wo), windows)
+    if ones:
+        cols[taps] = 1.0
     return cols
 
 
 def strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     n = x.shape[0]
     f, ho, wo = layer.out_shape
-    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo))
-    wmat = params[layer.params[0]].reshape(f, -1)
-    z = np.dot(wmat, cols)
-    z += params[layer.params[1]][:, None]
-    out = z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo), ones=True)
+    weight, bias = (params[p] for p in layer.params)
+    wmat = np.concatenate((weight.reshape(f, -1), bias[:, None]), axis=1)  # [W | b]
+    out = product(wmat, cols).reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
     return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
 
 
 def strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array | None, Grads]:
-    """dW = dZ (F, N*Ho*Wo) @ patches^T, db = its row sums, dX (see ``_dx``)."""
+    """[dW | db] = dZ (F, N*Ho*Wo) @ [patches; ones]^T, dX (see ``_dx``)."""
     wmat, layer = cache["wmat"], cache["layer"]
     f = wmat.shape[0]
     dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # free when dZ has the (F, N, ...) layout Z had
-    grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
+    dwb = gram(dz, cache["cols"])
+    grads = (dwb[:, :-1].reshape(layer.param_shape), dwb[:, -1].copy())
     if not need_dx:
         return None, grads
-    return _dx(dz, wmat, layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
+    return _dx(dz, wmat[:, :-1], layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
 
 
 def _dx(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
@@ -76,7 +119,7 @@ def _dx_adds(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
     c, h, w = layer.in_shape
     _, ho, wo = layer.out_shape
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    dcols = np.dot(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
+    dcols = product(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
     dxp = np.zeros((c, m, h + 2 * ph, w + 2 * pw))
     for p in range(kh):
         for q in range(kw):
@@ -97,4 +140,4 @@ def _dx_correlation(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
     dzp[:, :, a:a + ho, b:b + wo] = dz.reshape(f, m, ho, wo)
     cols = patches(dzp, layer.kernel, (1, 1), (h, w))
     flipped = wmat.reshape(f, c, kh, kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
-    return np.dot(flipped, cols).reshape(c, m, h, w)
+    return product(flipped, cols).reshape(c, m, h, w)

@@ -1,7 +1,8 @@
-"""The layers' fast paths (a conv's strided patch copy, the 2x2/2 max-pool by halves) against
-the same checks as the paths they replace: the torch cross-check, finite differences and the
-pool masks are run again here with every fast path forced on whatever the size (in both of
-the conv's ways to dX, and with the pool in blocks and not); then the two paths are compared
+"""The layers' fast paths (a conv's strided patch copy and blocked products, the 2x2/2 max-pool
+by halves) against the same checks as the paths they replace: the torch cross-check, finite
+differences and the pool masks are run again here with every fast path forced on whatever the
+size (in both of the conv's ways to dX, its products in blocks and not, and with the pool in
+blocks and not); then the two paths are compared
 with each other directly at sizes the server really takes the fast path for, with ties and
 channel-major inputs.
 """
@@ -42,7 +43,7 @@ if importlib.util.find_spec("torch") is not None:
 
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
-    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"),
+    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "BLOCK"),
     (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
@@ -51,6 +52,8 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
     monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
     monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
+    # With dX by correlation, the products go in blocks of 7 columns (and a shorter rest); by adds, in one.
+    monkeypatch.setattr(_conv_strided, "BLOCK", 7 if correlation else NEVER)
     # With dX by correlation, every pool plane is a block of its own; by adds, all are one block.
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
     monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
