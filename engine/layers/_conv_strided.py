@@ -6,7 +6,7 @@ transpose copied (the layers after it read any strides). Backward, dZ @ patches^
 [dW | db] in one product, db being dZ's row sums. The rule is conv2d's (see its docstring);
 the tests run this path against the gather path, torch and finite differences.
 
-Products with a short side (at most SHORT_SIDE) and a long one (N*Ho*Wo) run block by
+Products with short sides (at most SHORT_SIDE) and a long one (N*Ho*Wo) run block by
 block along the long side (``product``, ``gram``): the same sums, in an order OpenBLAS
 computes faster, each block's operands staying in cache (see the README).
 """
@@ -20,9 +20,17 @@ from engine.layers._base import Array, Cache, Grads, Layer
 
 # Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
 SHORT_ROWS = 12
-# Products whose short sides are at most SHORT_SIDE long go BLOCK columns at a time.
-SHORT_SIDE = 80
+# Products whose two short sides are from NARROW to SHORT_SIDE long, and whose long operands
+# hold BLOCKED_MIN values or more, go BLOCK columns at a time (see ``_blocked``).
+NARROW, SHORT_SIDE, BLOCKED_MIN = 8, 80, 1 << 17
 BLOCK = 512
+
+
+def _blocked(m: int, k: int, t: int) -> bool:
+    """Whether a product with short sides m, k and long side t runs in blocks: it pays where
+    OpenBLAS is slow on one long product (short sides within SHORT_SIDE, operands out of
+    cache), not for a matrix-vector-like one (a side under NARROW) nor a small one."""
+    return NARROW <= min(m, k) and max(m, k) <= SHORT_SIDE and (m + k) * t >= BLOCKED_MIN and t >= 2 * BLOCK
 
 
 def _blocks(a: Array, count: int) -> Array:
@@ -31,11 +39,11 @@ def _blocks(a: Array, count: int) -> Array:
 
 
 def product(a: Array, b: Array) -> Array:
-    """a (M, K) @ b (K, T); for a short K, as BLOCK columns of b at a time (then the rest)."""
+    """a (M, K) @ b (K, T), in blocks of BLOCK columns of b (then the rest) where ``_blocked``."""
     t = b.shape[1]
-    count = t // BLOCK
-    if a.shape[1] > SHORT_SIDE or count < 2:
+    if not _blocked(*a.shape, t):
         return np.dot(a, b)
+    count = t // BLOCK
     out = np.empty((a.shape[0], t))
     np.matmul(a, _blocks(b, count), out=_blocks(out, count))
     if count * BLOCK < t:
@@ -44,11 +52,11 @@ def product(a: Array, b: Array) -> Array:
 
 
 def gram(a: Array, b: Array) -> Array:
-    """a (M, T) @ b (K, T)^T; for short M and K, summed over blocks of BLOCK columns."""
+    """a (M, T) @ b (K, T)^T, summed over blocks of BLOCK columns where ``_blocked``."""
     t = a.shape[1]
-    count = t // BLOCK
-    if max(a.shape[0], b.shape[0]) > SHORT_SIDE or count < 2:
+    if not _blocked(a.shape[0], b.shape[0], t):
         return np.dot(a, b.T)
+    count = t // BLOCK
     out = np.add.reduce(np.matmul(_blocks(a, count), _blocks(b, count).transpose(0, 2, 1)), 0)
     if count * BLOCK < t:
         out += np.dot(a[:, count * BLOCK:], b[:, count * BLOCK:].T)

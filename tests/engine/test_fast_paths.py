@@ -44,7 +44,7 @@ if importlib.util.find_spec("torch") is not None:
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
     (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "BLOCK"),
-    (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
+    (_conv_strided, "NARROW"), (_conv_strided, "BLOCKED_MIN"), (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
 
@@ -54,6 +54,8 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
     # With dX by correlation, the products go in blocks of 7 columns (and a shorter rest); by adds, in one.
     monkeypatch.setattr(_conv_strided, "BLOCK", 7 if correlation else NEVER)
+    monkeypatch.setattr(_conv_strided, "NARROW", 1)
+    monkeypatch.setattr(_conv_strided, "BLOCKED_MIN", ALWAYS)
     # With dX by correlation, every pool plane is a block of its own; by adds, all are one block.
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
     monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
