@@ -55,7 +55,7 @@ def gram(a: Array, b: Array) -> Array:
     """a (M, T) @ b (K, T)^T, summed over blocks of BLOCK columns where ``_blocked``."""
     t = a.shape[1]
     if not _blocked(a.shape[0], b.shape[0], t):
-        return np.dot(a, b.T)
+        return np.dot(b, a.T).T  # in this order OpenBLAS is a little faster (see the README)
     count = t // BLOCK
     out = np.add.reduce(np.matmul(_blocks(a, count), _blocks(b, count).transpose(0, 2, 1)), 0)
     if count * BLOCK < t:
