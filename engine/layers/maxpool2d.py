@@ -18,7 +18,7 @@ from engine.layers._plans import byte_bounded_cache, pool_plan, window_shape
 from engine.limits import MAX_INPUT_HW, MAX_STRIDE
 
 # Input values from which 2x2/2 windows take the halves path instead of the gather (see the README).
-HALVES_MIN = 20_000
+HALVES_MIN = 6_000
 # Input values per block of planes the halves path works through at a time (see the README).
 HALVES_CHUNK = 1 << 15
 
