@@ -20,46 +20,55 @@ from engine.layers._base import Array, Cache, Grads, Layer
 
 # Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
 SHORT_ROWS = 12
-# Products whose two short sides are from NARROW to SHORT_SIDE long, and whose long operands
-# hold BLOCKED_MIN values or more, go BLOCK columns at a time (see ``_blocked``).
+# Products whose short sides are from NARROW to SHORT_SIDE long, and whose long operands hold
+# BLOCKED_MIN values or more, go BLOCK columns at a time; 4 * BLOCK when the product's output
+# has more rows than SHORT_SIDE (see ``_block``).
 NARROW, SHORT_SIDE, BLOCKED_MIN = 8, 80, 1 << 17
 BLOCK = 512
 
 
-def _blocked(m: int, k: int, t: int) -> bool:
-    """Whether a product with short sides m, k and long side t runs in blocks: it pays where
-    OpenBLAS is slow on one long product (short sides within SHORT_SIDE, operands out of
-    cache), not for a matrix-vector-like one (a side under NARROW) nor a small one."""
-    return NARROW <= min(m, k) and max(m, k) <= SHORT_SIDE and (m + k) * t >= BLOCKED_MIN and t >= 2 * BLOCK
+def _block(rows: int, inner: int, t: int, gram: bool) -> int:
+    """Columns per block for a product of a (rows, T) output over ``inner`` terms (``gram``:
+    over T, of (rows, T) and (inner, T)), or 0 for one product. Blocks pay where OpenBLAS is
+    slow on one long product with short sides (their operands out of cache), not for a
+    matrix-vector-like one (a side under NARROW) nor a small one (measured; see the README)."""
+    if min(rows, inner) < NARROW or inner > SHORT_SIDE or (rows + inner) * t < BLOCKED_MIN:
+        return 0
+    if rows <= SHORT_SIDE:
+        return BLOCK if t >= 2 * BLOCK else 0
+    return 4 * BLOCK if not gram and t >= 8 * BLOCK else 0
 
 
-def _blocks(a: Array, count: int) -> Array:
-    """The first ``count`` whole BLOCK-column blocks of a (r, T) matrix as a (count, r, BLOCK) view."""
-    return a[:, :count * BLOCK].reshape(a.shape[0], count, BLOCK).transpose(1, 0, 2)
+def _blocks(a: Array, count: int, length: int) -> Array:
+    """The first ``count`` whole blocks of ``length`` columns of a (r, T) matrix, as a
+    (count, r, length) view."""
+    return a[:, :count * length].reshape(a.shape[0], count, length).transpose(1, 0, 2)
 
 
 def product(a: Array, b: Array) -> Array:
-    """a (M, K) @ b (K, T), in blocks of BLOCK columns of b (then the rest) where ``_blocked``."""
+    """a (M, K) @ b (K, T), block by block along T (then the rest) where ``_block`` says."""
     t = b.shape[1]
-    if not _blocked(*a.shape, t):
+    length = _block(*a.shape, t, gram=False)
+    if not length:
         return np.dot(a, b)
-    count = t // BLOCK
+    count, end = t // length, t // length * length
     out = np.empty((a.shape[0], t))
-    np.matmul(a, _blocks(b, count), out=_blocks(out, count))
-    if count * BLOCK < t:
-        np.matmul(a, b[:, count * BLOCK:], out=out[:, count * BLOCK:])
+    np.matmul(a, _blocks(b, count, length), out=_blocks(out, count, length))
+    if end < t:
+        np.matmul(a, b[:, end:], out=out[:, end:])
     return out
 
 
 def gram(a: Array, b: Array) -> Array:
-    """a (M, T) @ b (K, T)^T, summed over blocks of BLOCK columns where ``_blocked``."""
+    """a (M, T) @ b (K, T)^T, summed over blocks along T where ``_block`` says."""
     t = a.shape[1]
-    if not _blocked(a.shape[0], b.shape[0], t):
+    length = _block(a.shape[0], b.shape[0], t, gram=True)
+    if not length:
         return np.dot(b, a.T).T  # in this order OpenBLAS is a little faster (see the README)
-    count = t // BLOCK
-    out = np.add.reduce(np.matmul(_blocks(a, count), _blocks(b, count).transpose(0, 2, 1)), 0)
-    if count * BLOCK < t:
-        out += np.dot(a[:, count * BLOCK:], b[:, count * BLOCK:].T)
+    count, end = t // length, t // length * length
+    out = np.add.reduce(np.matmul(_blocks(a, count, length), _blocks(b, count, length).transpose(0, 2, 1)), 0)
+    if end < t:
+        out += np.dot(a[:, end:], b[:, end:].T)
     return out
 
 
