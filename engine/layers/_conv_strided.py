@@ -105,8 +105,7 @@ def strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[A
     n = x.shape[0]
     f, ho, wo = layer.out_shape
     cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo), ones=True)
-    weight, bias = (params[p] for p in layer.params)
-    wmat = np.concatenate((weight.reshape(f, -1), bias[:, None]), axis=1)  # [W | b]
+    wmat = np.concatenate((params[layer.params[0]].reshape(f, -1), params[layer.params[1]][:, None]), axis=1)  # [W | b]
     out = product(wmat, cols).reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
     return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
 
