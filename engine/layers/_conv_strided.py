@@ -1,9 +1,14 @@
 """conv2d's path for larger inputs: no index map. The input is laid out channel-major,
-(C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw,
-N*Ho*Wo) matrix, so one GEMM W (F, C*kh*kw) @ patches gives Z as (F, N, Ho, Wo): handed on
-as an (N, F, Ho, Wo) view, with no transpose copied (the layers after it read any strides).
-The rule is conv2d's (see its docstring); the tests run this path against the gather path,
-torch and finite differences.
+(C, N, H, W), and its patches are copied out of a strided window view into a (C*kh*kw + 1,
+N*Ho*Wo) matrix whose last row is ones, so the product [W | b] (F, C*kh*kw + 1) @ patches
+gives Z as (F, N, Ho, Wo), bias included: handed on as an (N, F, Ho, Wo) view, with no
+transpose copied (the layers after it read any strides). Backward, dZ @ patches^T is
+[dW | db] in one product, db being dZ's row sums. The rule is conv2d's (see its docstring);
+the tests run this path against the gather path, torch and finite differences.
+
+Products with short sides (at most SHORT_SIDE) and a long one (N*Ho*Wo) run block by
+block along the long side (``product``, ``gram``): the same sums, in an order OpenBLAS
+computes faster, each block's operands staying in cache (see the README).
 """
 
 from __future__ import annotations
@@ -15,6 +20,56 @@ from engine.layers._base import Array, Cache, Grads, Layer
 
 # Input rows shorter than this take dX by one correlation rather than kh*kw strided adds.
 SHORT_ROWS = 12
+# Products whose short sides are from NARROW to SHORT_SIDE long, and whose long operands hold
+# BLOCKED_MIN values or more, go BLOCK columns at a time; 4 * BLOCK when the product's output
+# has more rows than SHORT_SIDE (see ``_block``).
+NARROW, SHORT_SIDE, BLOCKED_MIN = 8, 80, 1 << 17
+BLOCK = 512
+
+
+def _block(rows: int, inner: int, t: int, gram: bool) -> int:
+    """Columns per block for a product of a (rows, T) output over ``inner`` terms (``gram``:
+    over T, of (rows, T) and (inner, T)), or 0 for one product. Blocks pay where OpenBLAS is
+    slow on one long product with short sides (their operands out of cache), not for a
+    matrix-vector-like one (a side under NARROW) nor a small one (measured; see the README)."""
+    if min(rows, inner) < NARROW or inner > SHORT_SIDE or (rows + inner) * t < BLOCKED_MIN:
+        return 0
+    if rows <= SHORT_SIDE:
+        return BLOCK if t >= 2 * BLOCK else 0
+    return 4 * BLOCK if not gram and t >= 8 * BLOCK else 0
+
+
+def _blocks(a: Array, count: int, length: int) -> Array:
+    """The first ``count`` whole blocks of ``length`` columns of a (r, T) matrix, as a
+    (count, r, length) view."""
+    return a[:, :count * length].reshape(a.shape[0], count, length).transpose(1, 0, 2)
+
+
+def product(a: Array, b: Array) -> Array:
+    """a (M, K) @ b (K, T), block by block along T (then the rest) where ``_block`` says."""
+    t = b.shape[1]
+    length = _block(*a.shape, t, gram=False)
+    if not length:
+        return np.dot(a, b)
+    count, end = t // length, t // length * length
+    out = np.empty((a.shape[0], t))
+    np.matmul(a, _blocks(b, count, length), out=_blocks(out, count, length))
+    if end < t:
+        np.matmul(a, b[:, end:], out=out[:, end:])
+    return out
+
+
+def gram(a: Array, b: Array) -> Array:
+    """a (M, T) @ b (K, T)^T, summed over blocks along T where ``_block`` says."""
+    t = a.shape[1]
+    length = _block(a.shape[0], b.shape[0], t, gram=True)
+    if not length:
+        return np.dot(b, a.T).T  # in this order OpenBLAS is a little faster (see the README)
+    count, end = t // length, t // length * length
+    out = np.add.reduce(np.matmul(_blocks(a, count, length), _blocks(b, count, length).transpose(0, 2, 1)), 0)
+    if end < t:
+        out += np.dot(a[:, end:], b[:, end:].T)
+    return out
 
 
 def channels_first(x: Array, pad: tuple[int, int]) -> Array:
@@ -29,38 +84,42 @@ def channels_first(x: Array, pad: tuple[int, int]) -> Array:
     return xp
 
 
-def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> Array:
-    """The (C*kh*kw, m*Ho*Wo) patches of a channel-major (C, m, H, W) array, by one copy."""
+def patches(xp: Array, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int],
+            ones: bool = False) -> Array:
+    """The (C*kh*kw, m*Ho*Wo) patches of a channel-major (C, m, H, W) array, by one copy;
+    with ``ones``, a row of ones below them (the bias's input)."""
     c, m = xp.shape[:2]
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
     s = xp.strides
     windows = as_strided(xp, (c, kh, kw, m, ho, wo), (s[0], s[2], s[3], s[1], s[2] * sh, s[3] * sw),
                          writeable=False)
-    cols = np.empty((c * kh * kw, m * ho * wo))
-    np.copyto(cols.reshape(c, kh, kw, m, ho, wo), windows)
+    taps = c * kh * kw
+    cols = np.empty((taps + ones, m * ho * wo))
+    np.copyto(cols[:taps].reshape(c, kh, kw, m, ho, wo), windows)
+    if ones:
+        cols[taps] = 1.0
     return cols
 
 
 def strided_forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
     n = x.shape[0]
     f, ho, wo = layer.out_shape
-    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo))
-    wmat = params[layer.params[0]].reshape(f, -1)
-    z = np.dot(wmat, cols)
-    z += params[layer.params[1]][:, None]
-    out = z.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+    cols = patches(channels_first(x, layer.padding), layer.kernel, layer.stride, (ho, wo), ones=True)
+    wmat = np.concatenate((params[layer.params[0]].reshape(f, -1), params[layer.params[1]][:, None]), axis=1)  # [W | b]
+    out = product(wmat, cols).reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
     return out, {"cols": cols, "wmat": wmat, "x_shape": x.shape, "layer": layer}
 
 
 def strided_backward(dout: Array, cache: Cache, need_dx: bool) -> tuple[Array | None, Grads]:
-    """dW = dZ (F, N*Ho*Wo) @ patches^T, db = its row sums, dX (see ``_dx``)."""
+    """[dW | db] = dZ (F, N*Ho*Wo) @ [patches; ones]^T, dX (see ``_dx``)."""
     wmat, layer = cache["wmat"], cache["layer"]
     f = wmat.shape[0]
     dz = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # free when dZ has the (F, N, ...) layout Z had
-    grads = (np.dot(dz, cache["cols"].T).reshape(layer.param_shape), np.add.reduce(dz, 1))
+    dwb = gram(dz, cache["cols"])
+    grads = (dwb[:, :-1].reshape(layer.param_shape), dwb[:, -1].copy())
     if not need_dx:
         return None, grads
-    return _dx(dz, wmat, layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
+    return _dx(dz, wmat[:, :-1], layer, cache["x_shape"][0]).transpose(1, 0, 2, 3), grads
 
 
 def _dx(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
@@ -76,7 +135,7 @@ def _dx_adds(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
     c, h, w = layer.in_shape
     _, ho, wo = layer.out_shape
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    dcols = np.dot(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
+    dcols = product(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
     dxp = np.zeros((c, m, h + 2 * ph, w + 2 * pw))
     for p in range(kh):
         for q in range(kw):
@@ -97,4 +156,4 @@ def _dx_correlation(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
     dzp[:, :, a:a + ho, b:b + wo] = dz.reshape(f, m, ho, wo)
     cols = patches(dzp, layer.kernel, (1, 1), (h, w))
     flipped = wmat.reshape(f, c, kh, kw)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
-    return np.dot(flipped, cols).reshape(c, m, h, w)
+    return product(flipped, cols).reshape(c, m, h, w)

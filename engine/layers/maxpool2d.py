@@ -18,9 +18,9 @@ from engine.layers._plans import byte_bounded_cache, pool_plan, window_shape
 from engine.limits import MAX_INPUT_HW, MAX_STRIDE
 
 # Input values from which 2x2/2 windows take the halves path instead of the gather (see the README).
-HALVES_MIN = 20_000
+HALVES_MIN = 6_000
 # Input values per block of planes the halves path works through at a time (see the README).
-HALVES_CHUNK = 1 << 18
+HALVES_CHUNK = 1 << 15
 
 
 def forward(x: Array, layer: Layer, params: dict[str, Array]) -> tuple[Array, Cache]:
@@ -72,23 +72,21 @@ class _PoolCache(dict):
 
 
 def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
-    """2x2 windows, stride 2: the maximum of the two columns of each window's rows, then of its
-    two rows; the winner is the first maximum in row-major order as in the gather path (a
-    later cell wins only when strictly greater: the right column within a row, then the
-    bottom row). The even and odd columns are first copied apart, so every comparison runs on
-    contiguous rows (NumPy's element-wise loops over a stride of 2 cost more than the copy; see
-    the README). Rows and columns past the last whole window are left out, as PyTorch does."""
+    """2x2 windows, stride 2: the maximum of each window's top row (its two cells), of its
+    bottom row, then of the two; the winner is the first maximum in row-major order as in the
+    gather path (a later cell wins only when strictly greater: the right cell within a row,
+    then the bottom row). Each block of planes is first copied apart into its windows' four
+    corners, four contiguous arrays, so every comparison runs on contiguous values (NumPy's
+    loops over a stride of 2 cost several times more; see the README). Rows and columns past
+    the last whole window are left out, as PyTorch does."""
     planes, channel_major = _planes(x)
     m, h, w = planes.shape
     _, ho, wo = layer.out_shape
     step = max(1, HALVES_CHUNK // (h * w))  # planes per block, so a block's passes stay in cache
-    if step >= m:
-        out, pos = _halves(planes, ho, wo)
-    else:
-        out, pos = np.empty((m, ho, wo)), np.empty((m, ho, wo), dtype=np.intp)
-        for s in range(0, m, step):
-            out[s:s + step], pos[s:s + step] = _halves(planes[s:s + step], ho, wo)
-    pos += _window_origins(m, h, w, ho, wo)  # flat positions in the planes
+    out, pos = np.empty((m, ho, wo)), np.empty((m, ho, wo), dtype=np.intp)
+    origins = _window_origins(m, h, w, ho, wo)
+    for s in range(0, m, step):
+        _halves(planes[s:s + step], out[s:s + step], pos[s:s + step], origins[s:s + step])
     n, c = x.shape[:2]
     if channel_major:
         out = out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
@@ -97,20 +95,22 @@ def _halves_forward(x: Array, layer: Layer) -> tuple[Array, Cache]:
     return out, _PoolCache(pos=pos, planes=(m, h, w), channel_major=channel_major, x_shape=x.shape)
 
 
-def _halves(planes: Array, ho: int, wo: int) -> tuple[Array, Array]:
-    """Each window's maximum and its winner's offset from the window's top-left cell."""
+def _halves(planes: Array, out: Array, pos: Array, origins: Array) -> None:
+    """Each window's maximum into ``out``, its winner's flat position in the planes into
+    ``pos`` (its window's top-left cell, from ``origins``, plus the winner's offset)."""
     m, _, w = planes.shape
-    window_rows = planes[:, :2 * ho]
-    left = np.ascontiguousarray(window_rows[:, :, 0:2 * wo:2])  # (m, 2 Ho, Wo)
-    right = np.ascontiguousarray(window_rows[:, :, 1:2 * wo:2])
-    rows = np.maximum(left, right).reshape(m, ho, 2, wo)  # each window row's maximum
-    right_wins = (right > left).reshape(m, ho, 2, wo)
-    top, bottom = rows[:, :, 0], rows[:, :, 1]
-    low = bottom > top
-    col = right_wins[:, :, 0] ^ ((right_wins[:, :, 0] ^ right_wins[:, :, 1]) & low)  # in the winning row
-    offset = np.multiply(low, w, dtype=np.intp)
-    offset += col
-    return np.maximum(top, bottom), offset
+    _, ho, wo = out.shape
+    corners = np.empty((2, 2, m, ho, wo))  # [row in the window, column in the window]
+    np.copyto(corners, planes[:, :2 * ho, :2 * wo].reshape(m, ho, 2, wo, 2).transpose(2, 4, 0, 1, 3))
+    (top_left, top_right), (bottom_left, bottom_right) = corners
+    top, bottom = np.maximum(top_left, top_right), np.maximum(bottom_left, bottom_right)
+    low = bottom > top  # the winner is in the bottom row
+    right_top, right_bottom = top_right > top_left, bottom_right > bottom_left
+    col = right_top ^ ((right_top ^ right_bottom) & low)  # in the winning row
+    np.multiply(low, w, out=pos)
+    pos += col
+    pos += origins
+    np.maximum(top, bottom, out=out)
 
 
 def _halves_backward(dout: Array, cache: Cache) -> tuple[Array, Grads]:

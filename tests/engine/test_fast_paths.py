@@ -1,7 +1,8 @@
-"""The layers' fast paths (a conv's strided patch copy, the 2x2/2 max-pool by halves) against
-the same checks as the paths they replace: the torch cross-check, finite differences and the
-pool masks are run again here with every fast path forced on whatever the size (in both of
-the conv's ways to dX, and with the pool in blocks and not); then the two paths are compared
+"""The layers' fast paths (a conv's strided patch copy and blocked products, the 2x2/2 max-pool
+by halves) against the same checks as the paths they replace: the torch cross-check, finite
+differences and the pool masks are run again here with every fast path forced on whatever the
+size (in both of the conv's ways to dX, its products in blocks of either length, and with the
+pool in blocks and not); then the two paths are compared
 with each other directly at sizes the server really takes the fast path for, with ties and
 channel-major inputs.
 """
@@ -42,8 +43,8 @@ if importlib.util.find_spec("torch") is not None:
 
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
-    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"),
-    (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
+    (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "BLOCK"),
+    (_conv_strided, "NARROW"), (_conv_strided, "BLOCKED_MIN"), (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
 
@@ -51,6 +52,11 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(conv2d, "STRIDED_MIN", threshold)
     monkeypatch.setattr(conv2d, "STRIDED_ROWS", threshold)
     monkeypatch.setattr(_conv_strided, "SHORT_ROWS", NEVER if correlation else ALWAYS)
+    # The products go in blocks of 7 columns (dX by correlation) or 5 (by adds), and a shorter
+    # rest; those too short for two blocks in one.
+    monkeypatch.setattr(_conv_strided, "BLOCK", 7 if correlation else 5)
+    monkeypatch.setattr(_conv_strided, "NARROW", 1)
+    monkeypatch.setattr(_conv_strided, "BLOCKED_MIN", ALWAYS)
     # With dX by correlation, every pool plane is a block of its own; by adds, all are one block.
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
     monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
@@ -82,7 +88,7 @@ def both_paths(monkeypatch: pytest.MonkeyPatch, run, mode: str):  # noqa: ANN001
     return fast, slow
 
 
-@pytest.mark.parametrize("c, size, filters, n", [(1, 28, 8, 8), (3, 15, 4, 3), (2, 9, 3, 5)])
+@pytest.mark.parametrize("c, size, filters, n", [(1, 28, 8, 8), (3, 15, 4, 3), (2, 9, 3, 5), (1, 12, 10, 2)])
 def test_paths_agree_on_a_whole_step(monkeypatch: pytest.MonkeyPatch, forced_path: str, c: int, size: int,
                                      filters: int, n: int) -> None:
     # Odd sizes leave a row and a column outside the last pool window; inputs from {0, 1}
