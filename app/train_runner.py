@@ -42,19 +42,13 @@ class Job:
 
 
 def _run(job: Job, commands: Connection, results: Connection) -> None:
-    """One run: where it starts from (the accuracies before its first step), then chunk by
-    chunk each chunk's history point as it exists; stops early on a command (``stop``) or when
-    the run diverges."""
+    """One run: where it starts from (the accuracies before its first step), then each chunk's
+    history point as it exists, then its end; a ``stop`` command ends it before its next chunk."""
     trainer = job.trainer
     results.send(("start", trainer.begin()))
-    stopped = False
-    while trainer.iteration < job.iterations:
-        if commands.poll() and commands.recv() == "stop":
-            stopped = True
-            break
-        if not trainer.run(min(job.every, job.iterations - trainer.iteration)):
-            break
-        results.send(("point", trainer.evaluate()))
+    for point in trainer.points(job.iterations, job.every, lambda: commands.poll() and commands.recv() == "stop"):
+        results.send(("point", point))
+    stopped = trainer.iteration < job.iterations and trainer.diverged_at is None
     results.send(("end", {"iterations_done": trainer.iteration, "diverged_at": trainer.diverged_at,
                           "params": trainer.params, "history": trainer.history, "stopped": stopped}))
 

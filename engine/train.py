@@ -7,6 +7,7 @@ that iteration and keeps the last finite parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,14 @@ class Trainer:
         self.history.append(point)
         return point
 
+    def points(self, iterations: int, every: int, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+        """The run up to ``iterations``, ``every`` steps at a time, each chunk's history point as
+        it exists; it ends early when the run diverges, or when ``stop()`` says so before a chunk."""
+        while self.iteration < iterations and not stop():
+            if not self.run(min(every, iterations - self.iteration)):
+                return
+            yield self.evaluate()
+
     def accuracies(self) -> dict[str, float]:
         """Accuracy on (a fixed sample of at most 500 examples of) the training set and on the
         whole test set, with the parameters as they are now (before the first step: where the
@@ -154,8 +163,6 @@ def train(net: Network, params: Params, data: Dataset, iterations: int, batch_si
     t = Trainer(net, {k: v.copy() for k, v in params.items()}, data, batch_size, learning_rate, optimizer, seed)
     every = eval_every(iterations, points)
     t.begin()
-    while t.iteration < iterations:
-        if not t.run(min(every, iterations - t.iteration)):
-            break
-        t.evaluate()
+    for _ in t.points(iterations, every):
+        pass
     return t

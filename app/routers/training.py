@@ -143,7 +143,7 @@ def _start(place: Place, trainer: Trainer, iterations: int, every: int) -> Run:
     """Hand the run to the runner of the slot the place holds; the slot is given back when the
     runner says the run ended (however it ends), not before."""
     def ended(end: dict[str, Any] | None) -> None:
-        place.finished = end is not None and not end["stopped"] and end["iterations_done"] == iterations
+        place.finished = end is not None and end["iterations_done"] == iterations
         queue().leave(place, place.finished)
 
     assert place.slot is not None

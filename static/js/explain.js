@@ -105,6 +105,10 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
   let walk = null; // {k, timer}
   let request = 0;
 
+  // What the strip outlines for the shown cell: it, its sources (term k's only, while walking)
+  // and, for a pool cell, the winners of the windows it lost.
+  const marksFor = (expl, k = null) => ({ selected: current, sources: sources(expl, k), lost: lostTo(expl) });
+
   function stopWalk() {
     if (walk?.timer) clearInterval(walk.timer);
     walk = null;
@@ -117,12 +121,12 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
     const partial = expl.terms.slice(0, k + 1).reduce((a, t) => a + t.value, 0);
     const status = panel.querySelector("[data-testid=explain-walk-status]");
     status.textContent = `term ${k + 1} of ${expl.terms.length}` + (expl.op === "sum" ? `, running sum ${num(partial)}` : "");
-    highlight({ selected: current, sources: sources(expl, k), lost: lostTo(expl) });
+    highlight(marksFor(expl, k));
     panel.querySelector(`tr[data-term="${k}"]`)?.scrollIntoView({ block: "nearest" });
   }
 
   function toggleWalk() {
-    if (walk) { stopWalk(); highlight({ selected: current, sources: sources(current.expl), lost: lostTo(current.expl) }); return; }
+    if (walk) { stopWalk(); highlight(marksFor(current.expl)); return; }
     const n = current.expl.terms.length;
     if (!n) return;
     walk = { k: 0, timer: null };
@@ -200,7 +204,7 @@ export function createExplainer({ panel, getState, highlight, onEdit }) {
     if (mine !== request) return null;
     current = { array, index, expl };
     render(expl);
-    highlight({ selected: current, sources: sources(expl), lost: lostTo(expl) });
+    highlight(marksFor(expl));
     return expl;
   }
 
