@@ -25,6 +25,8 @@ SHORT_ROWS = 12
 # has more rows than SHORT_SIDE (see ``_block``).
 NARROW, SHORT_SIDE, BLOCKED_MIN = 8, 80, 1 << 17
 BLOCK = 512
+# dX's W^T dZ bytes from which it is made and added in blocks of examples, and a block's bytes.
+ADDS_WHOLE_MAX, ADDS_BLOCK = 16 << 20, 2 << 20
 
 
 def _block(rows: int, inner: int, t: int, gram: bool) -> int:
@@ -131,16 +133,32 @@ def _dx(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
 
 def _dx_adds(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:
     """Each kernel tap's slice of W^T dZ added into the padded input at the cells it read
-    (kh*kw strided adds, no scatter), then the padding cut off."""
+    (kh*kw strided adds, no scatter), then the padding cut off. Where W^T dZ would outgrow
+    the cache (ADDS_WHOLE_MAX bytes), it is made and added a few examples at a time, each
+    block's about ADDS_BLOCK bytes, so the adds read it from cache (see the README)."""
     c, h, w = layer.in_shape
-    _, ho, wo = layer.out_shape
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.padding
-    dcols = product(wmat.T, dz).reshape(c, kh, kw, m, ho, wo)
+    f, ho, wo = layer.out_shape
+    kh, kw = layer.kernel
+    ph, pw = layer.padding
     dxp = np.zeros((c, m, h + 2 * ph, w + 2 * pw))
+    per_example = c * kh * kw * ho * wo * 8
+    step = m if per_example * m <= ADDS_WHOLE_MAX else max(1, ADDS_BLOCK // per_example)
+    dz3 = dz.reshape(f, m, ho * wo)
+    for s in range(0, m, step):
+        e = min(m, s + step)
+        dcols = product(wmat.T, dz3[:, s:e].reshape(f, -1)).reshape(c, kh, kw, e - s, ho, wo)
+        _add_taps(dxp[:, s:e], dcols, layer)
+    return dxp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _add_taps(dxp: Array, dcols: Array, layer: Layer) -> None:
+    """dxp (C, m, H + 2 ph, W + 2 pw) += each tap (p, q)'s (C, m, Ho, Wo) slice of dcols at the
+    cells that tap read."""
+    _, kh, kw, _, ho, wo = dcols.shape
+    sh, sw = layer.stride
     for p in range(kh):
         for q in range(kw):
             dxp[:, :, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw] += dcols[:, p, q]
-    return dxp[:, :, ph:ph + h, pw:pw + w]
 
 
 def _dx_correlation(dz: Array, wmat: Array, layer: Layer, m: int) -> Array:

@@ -44,7 +44,8 @@ if importlib.util.find_spec("torch") is not None:
 ALWAYS, NEVER = 0, 2**62
 DEFAULTS = [(m, name, getattr(m, name)) for m, name in (
     (conv2d, "STRIDED_MIN"), (conv2d, "STRIDED_ROWS"), (_conv_strided, "SHORT_ROWS"), (_conv_strided, "BLOCK"),
-    (_conv_strided, "NARROW"), (_conv_strided, "BLOCKED_MIN"), (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
+    (_conv_strided, "NARROW"), (_conv_strided, "BLOCKED_MIN"), (_conv_strided, "ADDS_WHOLE_MAX"),
+    (_conv_strided, "ADDS_BLOCK"), (maxpool2d, "HALVES_MIN"), (maxpool2d, "HALVES_CHUNK"))]
 Array = np.ndarray
 
 
@@ -57,6 +58,10 @@ def force(monkeypatch: pytest.MonkeyPatch, threshold: int, correlation: bool = T
     monkeypatch.setattr(_conv_strided, "BLOCK", 7 if correlation else 5)
     monkeypatch.setattr(_conv_strided, "NARROW", 1)
     monkeypatch.setattr(_conv_strided, "BLOCKED_MIN", ALWAYS)
+    # dX by adds goes an example at a time; the convs that still add under "correlation"
+    # (more filters than twice their channels) add all examples at once.
+    monkeypatch.setattr(_conv_strided, "ADDS_WHOLE_MAX", NEVER if correlation else ALWAYS)
+    monkeypatch.setattr(_conv_strided, "ADDS_BLOCK", 1)
     # With dX by correlation, every pool plane is a block of its own; by adds, all are one block.
     monkeypatch.setattr(maxpool2d, "HALVES_MIN", threshold)
     monkeypatch.setattr(maxpool2d, "HALVES_CHUNK", 1 if correlation else NEVER)  # a plane per block, or one block
