@@ -166,8 +166,10 @@ def http(requests: int) -> None:
 
         body = step_body()
         cases = {"health": ("GET", "/api/health", None), "floor": ("POST", "/bench/floor", body),
-                 "engine": ("POST", "/bench/engine", body), "step": ("POST", "/api/step", body)}
-        assert call(*cases["floor"]) == call(*cases["step"])  # the floor answers the step's very bytes
+                 "engine": ("POST", "/bench/engine", body), "bare": ("POST", "/bench/bare", body),
+                 "step": ("POST", "/api/step", body)}
+        # The floor and the bare step answer the step's very bytes.
+        assert call(*cases["floor"]) == call(*cases["step"]) == call(*cases["bare"])
         times: dict[str, list[float]] = {name: [] for name in cases}
         for i in range(200 + requests):  # the first 200 warm up
             for name, args in cases.items():
@@ -175,7 +177,7 @@ def http(requests: int) -> None:
                 call(*args)
                 if i >= 200:
                     times[name].append(time.perf_counter() - t)
-        h, f, e, s = (statistics.median(times[name]) for name in cases)
+        h, f, e, b, s = (statistics.median(times[name]) for name in cases)
         print(f"HTTP keep-alive: /api/health median {h * 1e6:.0f} us | /api/step median {s * 1e6:.0f} us | "
               f"step/health = {s / h:.2f}x", flush=True)
         print(f"  floor (same body in, same bytes out, no work) {f * 1e6:.0f} us = {f / h:.2f}x health | "
@@ -183,6 +185,8 @@ def http(requests: int) -> None:
         print(f"  against the floor: step {s / f:.2f}x, floor + engine {e / f:.2f}x | the step's own work costs "
               f"{(s - f) * 1e6:.0f} us: the engine {(e - f) * 1e6:.0f} us ({(e - f) / f:.0%} of the floor), "
               f"the rest {(s - e) * 1e6:.0f} us ({(s - e) / f:.0%} of the floor)", flush=True)
+        print(f"  the bare step (a Starlette route, no validation, the same engine work and bytes) {b * 1e6:.0f} us = "
+              f"{b / f:.2f}x the floor: the least this stack's step could cost", flush=True)
     finally:
         server.terminate()
         server.wait(10)

@@ -4,6 +4,10 @@ and routing, parses it with the same parser, and sends back the bytes /api/step 
 (precomputed here), with no validation, no arrays and no engine work. ``POST /bench/engine``
 adds only the engine's training step (forward, backward, update, the loss after) on arrays
 read once at start-up. Their times over /api/health bound what the step's own work may cost.
+``POST /bench/bare`` is the step itself with as little as possible around it: a plain
+Starlette route (no FastAPI dependency solving), the arrays read by np.asarray without any
+check, the engine's step, the same response body and encoder; it answers the step's very
+bytes. Its time is the least this stack's /api/step could cost if nothing were validated.
 
 Run by bench.py as ``uvicorn bench.floor_app:app``; never part of the served app.
 """
@@ -14,9 +18,12 @@ import asyncio
 import json
 
 import httpx
+import numpy as np
 from fastapi import Request, Response
+from starlette.routing import Route
 
 from app import compute
+from app.arrays import encode
 from app.body import parse
 from app.main import app
 from app.schemas import StepRequest
@@ -51,6 +58,20 @@ async def engine_only(request: Request) -> Response:
     return Response(STEP_RESPONSE, media_type="application/json")
 
 
+async def bare(request: Request) -> Response:
+    data, _ = parse(await request.body())
+    net = compute.DEFAULT_NETWORK
+    params = {name: np.asarray(data["params"][name], dtype=np.float64).reshape(shape)
+              for name, shape in net.param_shapes.items()}
+    x = np.asarray(data["input"], dtype=np.float64).reshape(1, *net.input_shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = train_step(net, params, x, np.array([float(data["label"])]), data["learning_rate"])
+    body = compute.record_body(result.record)
+    body.update(params=result.params, loss_after=result.loss_after, learning_rate=data["learning_rate"])
+    return Response(encode(body, compute.display_only(body, net)), media_type="application/json")
+
+
 for _path, _endpoint in (("/bench/floor", floor), ("/bench/engine", engine_only)):
     app.add_api_route(_path, _endpoint, methods=["POST"], include_in_schema=False)
     app.router.routes.insert(0, app.router.routes.pop())  # matched first: the cheapest routing there is
+app.router.routes.insert(0, Route("/bench/bare", bare, methods=["POST"]))
