@@ -240,6 +240,25 @@ def memory() -> None:
           f"limit {MAX_BATCH_BYTES // 2**20} MiB", flush=True)
 
 
+def steal_seconds() -> float | None:
+    """CPU time the hypervisor took from this machine's cores so far (/proc/stat's steal
+    column), or None where there is none to read: a run with much of it was disturbed."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def report_steal(before: float | None, started: float) -> None:
+    after = steal_seconds()
+    if before is not None and after is not None:
+        share = (after - before) / ((time.perf_counter() - started) * (os.cpu_count() or 1))
+        print(f"CPU time stolen by the hypervisor during the run: {after - before:.1f} s, {share:.0%} of the "
+              "cores' time (the more, the less these figures say about the code)", flush=True)
+
+
 def main() -> None:
     global TIMER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,9 +270,10 @@ def main() -> None:
     q = args.quick
     if args.wall:
         TIMER = time.perf_counter
-    started = time.perf_counter()
+    started, stolen = time.perf_counter(), steal_seconds()
     if args.only == "http":
         http(200 if q else 2000)
+        report_steal(stolen, started)
         return
     compare("seed network (6x6, 15 params), batch 1", E.default_spec(), 1,
             number=500 if q else 1000, repeat=3, rounds=3 if q else 7)
@@ -269,6 +289,7 @@ def main() -> None:
     memory()
     if not args.no_http:
         http(200 if q else 2000)
+    report_steal(stolen, started)
     print(f"bench.py took {time.perf_counter() - started:.0f} s", flush=True)
 
 
