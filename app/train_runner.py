@@ -48,9 +48,8 @@ def _run(job: Job, commands: Connection, results: Connection) -> None:
     results.send(("start", trainer.begin()))
     for point in trainer.points(job.iterations, job.every, lambda: commands.poll() and commands.recv() == "stop"):
         results.send(("point", point))
-    stopped = trainer.iteration < job.iterations and trainer.diverged_at is None
     results.send(("end", {"iterations_done": trainer.iteration, "diverged_at": trainer.diverged_at,
-                          "params": trainer.params, "history": trainer.history, "stopped": stopped}))
+                          "params": trainer.params, "history": trainer.history}))
 
 
 def serve(commands: Connection, results: Connection, nice: int) -> None:

@@ -75,7 +75,7 @@ def test_two_runs_compute_in_two_niced_processes_at_once_bit_for_bit(pool: Runne
         assert kinds == ["start"] + ["point"] * points + ["end"], kinds
         assert messages[0][1] == alone.initial
         end = messages[-1][1]
-        assert end["iterations_done"] == iterations and not end["stopped"]
+        assert end["iterations_done"] == iterations and end["diverged_at"] is None
         assert json.dumps(end["history"]) == json.dumps(alone.history)
         assert all(np.array_equal(end["params"][k], alone.params[k]) for k in alone.params)
     assert len(ended) == 2 and all(e is not None for e in ended)
@@ -97,7 +97,8 @@ def test_a_stop_ends_the_run_at_its_next_chunk_and_the_runner_serves_again(pool:
 
     stopped, again = asyncio.run(scenario())
     end = stopped[-1]
-    assert end[0] == "end" and end[1]["stopped"] and end[1]["iterations_done"] <= 300
+    # Stopped: it neither did all 10,000 iterations nor diverged.
+    assert end[0] == "end" and end[1]["diverged_at"] is None and end[1]["iterations_done"] <= 300
     pid = pool.pids()[0]
     spent = cpu_seconds(pid)
     time.sleep(0.3)
@@ -136,5 +137,5 @@ def test_a_stop_asked_as_the_run_starts_is_not_lost(pool: Runners) -> None:
         return await collect(run)
 
     messages = asyncio.run(scenario())
-    assert messages[-1][0] == "end" and messages[-1][1]["stopped"]
+    assert messages[-1][0] == "end" and messages[-1][1]["diverged_at"] is None
     assert messages[-1][1]["iterations_done"] <= 100, messages[-1][1]["iterations_done"]
